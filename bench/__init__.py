@@ -1,0 +1,1 @@
+"""Benchmark harness for porch (see bench/README.md)."""

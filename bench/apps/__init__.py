@@ -1,0 +1,1 @@
+"""Tiny applications served by the benchmark peers."""

@@ -1,0 +1,54 @@
+"""porch: a fast, strict HTTP/1.1 server and web framework in one package.
+
+A native app is ``async def app(request: porch.Request) -> porch.Response``; serve it with
+``porch serve module:app`` or ``porch.run(app)``.
+"""
+
+from porch.config import Config
+from porch.datastructures import Headers, MutableHeaders, QueryParams
+from porch.errors import (
+    ClientDisconnected,
+    ConfigError,
+    HTTPError,
+    PorchError,
+    ProtocolError,
+    ResponseError,
+)
+from porch.request import Request
+from porch.response import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from porch.server import Server, run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    # the native contract
+    "Request",
+    "Response",
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "StreamingResponse",
+    # data structures
+    "Headers",
+    "MutableHeaders",
+    "QueryParams",
+    # serving
+    "Config",
+    "Server",
+    "run",
+    # errors
+    "PorchError",
+    "HTTPError",
+    "ProtocolError",
+    "ClientDisconnected",
+    "ResponseError",
+    "ConfigError",
+]

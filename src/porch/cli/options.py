@@ -1,0 +1,42 @@
+"""Command-line options generated from `porch.config.Config`'s fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from porch.config import ENV_PREFIX, Config, field_type
+
+__all__ = ["config_options"]
+
+_FLAG_LETTERS = {"port": "-p"}
+
+
+def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one option per Config field. Unset options arrive as None, so the environment
+    and the defaults apply (see `Config.from_env`)."""
+    for f in reversed(dataclasses.fields(Config)):
+        flag = "--" + f.name.replace("_", "-")
+        kind = field_type(f)
+        default = f.default
+        env = ENV_PREFIX + f.name.upper()
+        shown = "none" if default is None else default
+        help_text = f"{f.metadata['help']} [default: {shown}; env: {env}]"
+        names = [flag]
+        if f.name in _FLAG_LETTERS:
+            names.insert(0, _FLAG_LETTERS[f.name])
+        if kind is bool:
+            decl = f"{flag}/--no-{flag[2:]}"
+            option = click.option(decl, f.name, default=None, help=help_text)
+        elif f.metadata.get("choices"):
+            option = click.option(
+                *names, f.name, type=click.Choice(f.metadata["choices"]), default=None,
+                help=help_text,
+            )
+        else:
+            option = click.option(*names, f.name, type=kind, default=None, help=help_text)
+        func = option(func)
+    return func

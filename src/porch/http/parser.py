@@ -1,0 +1,294 @@
+"""Sans-IO HTTP/1.1 request parsing: bytes in, events out.
+
+llhttp (through httptools) does the tokenising in C and already refuses most framing attacks
+in its strict mode: Content-Length with Transfer-Encoding, duplicate Content-Length, bad chunk
+sizes, obs-fold, bare CR or LF, control bytes in the head, whitespace before a colon. This
+module adds what RFC 9112 asks and llhttp leaves to its user: Host rules, the request-target
+forms, transfer codings other than ``chunked``, HTTP versions, and the size limits (llhttp
+buffers a header piece without bound).
+
+Three verbs: `receive_data(bytes) -> list[event]`, and the attributes `in_head` (a request head
+is partly received) and `upgrade_data` (bytes that followed an Upgrade request). After a
+`ProtocolError` event the parser is finished and returns no more events.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httptools
+
+from porch.errors import ProtocolError
+from porch.http.events import END, BodyKind, RequestHead
+from porch.http.limits import Limits
+
+__all__ = ["RequestParser"]
+
+# uri-host [ ":" port ] (RFC 9110 7.2): an IP-literal or a reg-name/IPv4 of unreserved,
+# sub-delims and pct-encoded characters; an empty Host is allowed.
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]{0,5})?")
+_METHODS = {
+    m.encode(): m
+    for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+}
+_WATCHED = frozenset(
+    (b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade", b"connection")
+)
+# CRLFs, colons and spaces of a header block that the size count of names and values leaves out.
+_FRAMING_SLACK = 4
+
+
+class RequestParser:
+    """Parse requests from one connection's byte stream.
+
+    `head_class` builds each head; the server passes `porch.Request` so that the parser's
+    object is the request handed to the app.
+    """
+
+    __slots__ = (
+        "_parser",
+        "_limits",
+        "_head_class",
+        "_events",
+        "_error",
+        "_dead",
+        "in_head",
+        "upgrade_data",
+        "_pending",
+        "_url",
+        "_url_done",
+        "_headers",
+        "_count",
+        "_size",
+        "_hosts",
+        "_host",
+        "_length",
+        "_te",
+        "_expect",
+        "_upgrade",
+        "_conn_upgrade",
+        "_kind",
+        "_body_size",
+    )
+
+    def __init__(self, limits: Limits, head_class: type[RequestHead] = RequestHead) -> None:
+        self._parser = httptools.HttpRequestParser(self)
+        self._limits = limits
+        self._head_class = head_class
+        self._events: list[object] = []
+        self._error: ProtocolError | None = None
+        self._dead = False
+        self.in_head = False
+        self.upgrade_data: bytes | None = None
+        self._pending = 0
+        self._reset_message()
+
+    def _reset_message(self) -> None:
+        self._url = b""
+        self._url_done = False
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._count = 0
+        self._size = 0
+        self._hosts = 0
+        self._host: bytes | None = None
+        self._length: bytes | None = None
+        self._te: bytes | None = None
+        self._expect = False
+        self._upgrade: bytes | None = None
+        self._conn_upgrade = False
+        self._kind = BodyKind.NONE
+        self._body_size = 0
+
+    @property
+    def finished(self) -> bool:
+        """True after an error or an Upgrade: no further bytes are parsed."""
+        return self._dead
+
+    def receive_data(self, data: bytes) -> list[object]:
+        """Feed bytes; return the events they complete, in order."""
+        if self._dead:
+            return []
+        events: list[object] = []
+        self._events = events
+        was_in_head = self.in_head
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._dead = True
+            self.upgrade_data = data[exc.args[0] :] if exc.args else b""
+        except httptools.HttpParserCallbackError:
+            self._fail(self._error or ProtocolError(400, "Malformed request"))
+        except httptools.HttpParserInvalidMethodError:
+            self._fail(ProtocolError(501, "Request method not implemented"))
+        except httptools.HttpParserInvalidURLError:
+            self._fail(ProtocolError(400, "Invalid request target"))
+        except httptools.HttpParserError as exc:
+            self._fail(ProtocolError(400, f"Malformed request: {exc}"))
+        else:
+            if self.in_head:
+                # Bytes that httptools holds for an unfinished header piece are invisible to the
+                # callbacks; a chunk that began and ended inside the head is all head bytes.
+                if was_in_head:
+                    self._pending += len(data)
+                    self._check_pending()
+        return events
+
+    def _check_pending(self) -> None:
+        lim = self._limits
+        if not self._url_done and self._pending > lim.request_line:
+            self._fail(ProtocolError(414, "Request target too long"))
+        elif self._pending > lim.request_line + lim.header_size + _FRAMING_SLACK * (
+            lim.header_count + 2
+        ):
+            self._fail(ProtocolError(431, "Request header block too large"))
+
+    def _fail(self, error: ProtocolError) -> None:
+        self._dead = True
+        self.in_head = False
+        self._events.append(error)
+
+    def _raise(self, status: int, detail: str) -> None:
+        self._error = ProtocolError(status, detail)
+        raise self._error
+
+    # httptools callbacks ----------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.in_head = True
+        self._pending = 0
+        self._reset_message()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._limits.request_line:
+            self._raise(414, "Request target too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._url_done = True
+        self._count += 1
+        self._size += len(name) + len(value)
+        limits = self._limits
+        if self._count > limits.header_count:
+            self._raise(431, "Too many header fields")
+        if self._size > limits.header_size:
+            self._raise(431, "Request header block too large")
+        if not self.in_head:
+            return  # a trailer field: counted against the limits, then dropped
+        if value and value[-1] in b" \t":
+            value = value.rstrip(b" \t")
+        name = name.lower()
+        self._headers.append((name, value))
+        if name in _WATCHED:
+            self._watch(name, value)
+
+    def _watch(self, name: bytes, value: bytes) -> None:
+        if name == b"host":
+            self._hosts += 1
+            self._host = value
+        elif name == b"content-length":
+            self._length = value
+        elif name == b"transfer-encoding":
+            self._te = value if self._te is None else self._te + b"," + value
+        elif name == b"expect":
+            if value.lower() != b"100-continue":
+                self._raise(417, "Only 'Expect: 100-continue' is supported")
+            self._expect = True
+        elif name == b"upgrade":
+            self._upgrade = value
+        elif b"upgrade" in value.lower():  # name == b"connection"
+            self._conn_upgrade = True
+
+    def on_headers_complete(self) -> None:
+        self._url_done = True
+        self.in_head = False
+        parser = self._parser
+        version = parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            self._raise(505, f"HTTP version {version} not supported")
+        raw_method = parser.get_method()
+        method = _METHODS.get(raw_method) or raw_method.decode("ascii")
+        if method == "CONNECT":
+            self._raise(501, "CONNECT is not supported: porch is not a proxy")
+        path, query, host = self._target(method)
+        if self._hosts > 1:
+            self._raise(400, "More than one Host header")
+        if self._hosts == 0 and version == "1.1":
+            self._raise(400, "Missing Host header (required in HTTP/1.1)")
+        if self._host is not None and _HOST.fullmatch(self._host) is None:
+            self._raise(400, "Malformed Host header")
+        if host is None:
+            host = self._host
+        length = None
+        if self._te is not None:
+            if version == "1.0":
+                self._raise(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
+            if self._te.strip().lower() != b"chunked":
+                self._raise(501, "Only the 'chunked' transfer coding is supported")
+            self._kind = BodyKind.CHUNKED
+        elif self._length is not None:
+            length = int(self._length)  # digits only: llhttp refused anything else
+            if length > self._limits.body_size:
+                self._raise(413, "Request body too large")
+            if length:
+                self._kind = BodyKind.LENGTH
+        keep_alive = parser.should_keep_alive()
+        upgrade = None
+        if self._upgrade is not None and self._conn_upgrade:
+            if self._kind != BodyKind.NONE:
+                self._raise(400, "A request body is not supported on an Upgrade request")
+            upgrade = self._upgrade
+            keep_alive = False
+        self._events.append(
+            self._head_class(
+                method,
+                path,
+                query,
+                version,
+                self._headers,
+                keep_alive,
+                host,
+                self._kind,
+                length,
+                self._expect,
+                upgrade,
+            )
+        )
+
+    def _target(self, method: str) -> tuple[bytes, bytes, bytes | None]:
+        """Split the request target; return (path, query, authority from an absolute-form)."""
+        url = self._url
+        if url[:1] == b"/":
+            if b"#" in url:
+                self._raise(400, "A fragment (#) is not allowed in the request target")
+            path, _, query = url.partition(b"?")
+            return path, query, None
+        if url == b"*":
+            if method != "OPTIONS":
+                self._raise(400, "The '*' request target is only allowed with OPTIONS")
+            return url, b"", None
+        scheme = url[:8].lower()
+        if scheme.startswith(b"http://") or scheme == b"https://":
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                self._raise(400, "Invalid absolute request target")
+            if parsed.userinfo or parsed.fragment or not parsed.host:
+                self._raise(400, "Invalid absolute request target")
+            host = parsed.host
+            if b":" in host:
+                host = b"[" + host + b"]"
+            if parsed.port is not None:
+                host += b":%d" % parsed.port
+            return parsed.path or b"/", parsed.query or b"", host
+        self._raise(400, "The request target must be a path (/...) or an absolute http(s) URL")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def on_body(self, body: bytes) -> None:
+        if self._kind == BodyKind.CHUNKED:
+            self._body_size += len(body)
+            if self._body_size > self._limits.body_size:
+                self._raise(413, "Request body too large")
+        self._events.append(body)
+
+    def on_message_complete(self) -> None:
+        self._events.append(END)

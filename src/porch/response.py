@@ -1,0 +1,120 @@
+"""The native contract's response and its common kinds.
+
+A response is a status, headers and a body that is either bytes (`body`) or an iterator of
+chunks (`stream`). The server adds Date, Server, Content-Length or chunked framing and
+Connection; an app sets everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import msgspec
+
+from porch.datastructures import MutableHeaders
+
+__all__ = [
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+    "StreamingResponse",
+]
+
+HeadersInit = Mapping[str, str] | Iterable[tuple[str, str]] | None
+_json_encode = msgspec.json.Encoder().encode
+
+
+class Response:
+    """A response with a bytes body.
+
+    ``Response(b"hi", media_type="text/plain")``; a `str` body is encoded as UTF-8 and a
+    ``text/*`` media type gets ``; charset=utf-8``. Headers may be a mapping or a list of pairs;
+    values are checked when set (no CR, LF or control characters).
+    """
+
+    __slots__ = ("status", "headers", "body", "stream")
+
+    media_type: ClassVar[str | None] = None
+    charset: ClassVar[str] = "utf-8"
+
+    def __init__(
+        self,
+        content: Any = b"",
+        status: int = 200,
+        headers: HeadersInit = None,
+        media_type: str | None = None,
+    ) -> None:
+        self.status = status
+        self.headers = MutableHeaders(headers)
+        self.body = self.render(content)
+        self.stream: AsyncIterable[bytes] | Iterable[bytes] | None = None
+        self._set_media_type(media_type or self.media_type)
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        if isinstance(content, str):
+            return content.encode(self.charset)
+        if content is None:
+            return b""
+        if isinstance(content, bytearray | memoryview):
+            return bytes(content)
+        raise TypeError(
+            f"{type(self).__name__} content must be bytes or str, not {type(content).__name__}"
+        )
+
+    def _set_media_type(self, media_type: str | None) -> None:
+        if media_type is None or "content-type" in self.headers:
+            return
+        if media_type.startswith("text/") and "charset=" not in media_type:
+            media_type = f"{media_type}; charset={self.charset}"
+        self.headers.append("content-type", media_type)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.status}>"
+
+
+class PlainTextResponse(Response):
+    media_type = "text/plain"
+
+
+class HTMLResponse(Response):
+    media_type = "text/html"
+
+
+class JSONResponse(Response):
+    """A JSON body encoded by msgspec (dicts, lists, dataclasses, msgspec Structs, ...)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return _json_encode(content)
+
+
+class RedirectResponse(Response):
+    """A redirect to `url` (307 by default, which keeps the method and body)."""
+
+    def __init__(self, url: str, status: int = 307, headers: HeadersInit = None) -> None:
+        super().__init__(b"", status, headers)
+        self.headers["location"] = url
+
+
+class StreamingResponse(Response):
+    """A body produced piece by piece by an (async) iterator of bytes or str.
+
+    Sent chunked, or with the Content-Length given in `headers`. The server stops pulling
+    while the client is slow to read; a sync iterator must not block (it runs on the loop).
+    """
+
+    def __init__(
+        self,
+        content: AsyncIterable[bytes | str] | Iterable[bytes | str],
+        status: int = 200,
+        headers: HeadersInit = None,
+        media_type: str | None = None,
+    ) -> None:
+        super().__init__(b"", status, headers, media_type)
+        self.stream = content  # type: ignore[assignment]

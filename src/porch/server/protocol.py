@@ -1,0 +1,474 @@
+"""One asyncio Protocol per HTTP/1.1 connection, running the native app contract.
+
+The protocol hands received bytes to the sans-IO parser and queues the requests it returns.
+Requests are answered strictly in order. An app coroutine that finishes without suspending is
+completed inline, and every response ready after one `data_received` leaves in a single write;
+only an app that really awaits becomes a Task. Timeouts are checked by the server's one-second
+tick (`on_tick`), not by timers per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import socket
+from collections import deque
+from collections.abc import AsyncIterable, Coroutine, Generator, Iterable
+from typing import Any, cast
+
+from porch.errors import ClientDisconnected, HTTPError, ProtocolError, ResponseError
+from porch.http import END, RequestParser
+from porch.http.writer import CONTINUE, LAST_CHUNK, body_allowed, chunk, error_response, render_head
+from porch.request import ConnectionInfo, Request, RequestBody
+from porch.response import Response
+from porch.server.accesslog import escape, log_access
+from porch.server.flow import FlowControl
+from porch.server.state import ServerState
+
+__all__ = ["HTTPProtocol"]
+
+logger = logging.getLogger("porch.error")
+
+# Body bytes a request may hold unread before the connection stops reading the socket.
+BODY_HIGH_WATER = 256 * 1024
+_OVERLOADED = error_response(503, "Server overloaded: too many connections")
+
+
+class _Resume:
+    """Let a Task take over a coroutine that already ran its first step inline.
+
+    The first step yielded `first` (the future it waits on, or None); re-yielding it makes the
+    Task wait on that same future, then every later step is passed through.
+    """
+
+    __slots__ = ("_coro", "_first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
+        self._coro = coro
+        self._first = first
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, value = self._coro, self._first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: B036 - every throw goes to the app coroutine
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
+class HTTPProtocol(asyncio.Protocol):
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.app = state.app
+        self.parser = RequestParser(state.limits, Request)
+        self.queue: deque[Request] = deque()
+        self.current: Request | None = None  # the request being answered
+        self.reading: Request | None = None  # the request whose body is arriving
+        self.out: list[bytes] = []
+        self.error: ProtocolError | None = None  # to answer after the queued requests
+        self.closing = False  # no further request will be answered
+        self.mark = state.now  # when the current wait (idle, head, body) began
+        self.idle_limit = state.config.timeout_head  # a new connection must speak promptly
+        self.write_stalled_since = 0.0
+
+    # asyncio callbacks -----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)
+        self.transport = transport
+        self.flow = FlowControl(transport)
+        state = self.state
+        if len(state.connections) >= state.config.limit_connections:
+            logger.warning("Connection limit (%d) reached; refusing a connection",
+                           state.config.limit_connections)
+            self.closing = True
+            transport.write(_OVERLOADED)
+            transport.close()
+            return
+        state.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
+        self.info = ConnectionInfo(
+            tuple(peer[:2]) if isinstance(peer, tuple) else None,
+            tuple(local[:2]) if isinstance(local, tuple) else None,
+            scheme,
+        )
+        if state.draining:
+            self.shutdown()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.state.forget(self)
+        self.flow.connection_lost()
+        reading = self.reading
+        if reading is not None and reading._body is not None:
+            reading._body.abort(ClientDisconnected("client disconnected"))
+        self.queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        parser = self.parser
+        was_in_head = parser.in_head
+        for event in parser.receive_data(data):
+            if type(event) is Request:
+                self._on_head(event)
+            elif type(event) is bytes:
+                self._on_body(event)
+            elif event is END:
+                self._on_end()
+            else:
+                assert isinstance(event, ProtocolError)
+                self._on_error(event)
+        if parser.in_head and not was_in_head:
+            self.mark = self.state.now
+        self._pump()
+
+    def pause_writing(self) -> None:
+        self.write_stalled_since = self.state.now
+        self.flow.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.flow.resume_writing()
+        self._pump()
+
+    # body source for RequestBody -------------------------------------------------------------
+
+    def pause_body(self) -> None:
+        self.flow.pause(FlowControl.BODY)
+
+    def resume_body(self) -> None:
+        self.flow.resume(FlowControl.BODY)
+
+    def send_continue(self) -> None:
+        if not self.closing:
+            self.transport.write(CONTINUE)
+
+    # parser events ---------------------------------------------------------------------------
+
+    def _on_head(self, request: Request) -> None:
+        request.conn = self.info
+        if request.body_kind:
+            request._body = RequestBody(self, request.expect_continue, BODY_HIGH_WATER)
+            self.reading = request
+            self.mark = self.state.now
+        else:
+            request._body_bytes = b""
+        self.queue.append(request)
+        if len(self.queue) >= self.state.config.limit_pipeline:
+            self.flow.pause(FlowControl.QUEUE)
+
+    def _on_body(self, data: bytes) -> None:
+        reading = self.reading
+        if reading is not None and reading._body is not None:
+            reading._body.feed(data)
+            self.mark = self.state.now
+
+    def _on_end(self) -> None:
+        reading = self.reading
+        if reading is not None:
+            if reading._body is not None:
+                reading._body.finish()
+            self.reading = None
+
+    def _on_error(self, error: ProtocolError) -> None:
+        self.error = error
+        self.flow.pause(FlowControl.DONE)
+        reading = self.reading
+        if reading is not None:
+            self.reading = None
+            if reading is self.current and reading._body is not None:
+                reading._body.abort(error)  # the app learns why its body broke off
+            elif self.queue and self.queue[-1] is reading:
+                self.queue.pop()  # never started: the error reply stands in for it
+
+    # answering requests ----------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Answer queued requests in order while each completes without waiting."""
+        while self.current is None and not self.closing and not self.flow.write_paused:
+            if self.queue:
+                self._run(self.queue.popleft())
+            elif self.error is not None:
+                self._send_error(self.error)
+            else:
+                break
+        if len(self.queue) < self.state.config.limit_pipeline:
+            self.flow.resume(FlowControl.QUEUE)
+        self._flush()
+
+    def _flush(self) -> None:
+        out = self.out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            if not self.flow.lost:
+                self.transport.write(data)
+
+    def _run(self, request: Request) -> None:
+        self.current = request
+        context = contextvars.copy_context()
+        try:
+            coro = self.app(request)
+            first = context.run(coro.send, None)
+        except StopIteration as stop:
+            response = stop.value
+        except Exception as exc:
+            response = self._error_response(request, exc)
+        else:
+            task = self.state.loop.create_task(
+                self._finish_app(request, coro, first), context=context
+            )
+            self.state.track(task)
+            return
+        streaming = self._send(request, response)
+        if streaming is not None:
+            self.state.track(self.state.loop.create_task(streaming))
+
+    async def _finish_app(
+        self, request: Request, coro: Coroutine[Any, Any, Any], first: Any
+    ) -> None:
+        try:
+            response = await _Resume(coro, first)
+        except Exception as exc:
+            response = self._error_response(request, exc)
+        if self.flow.lost:
+            await _close_stream(response)
+            return
+        streaming = self._send(request, response)
+        if streaming is not None:
+            await streaming
+        self._pump()
+
+    def _error_response(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPError):
+            return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")
+        if isinstance(exc, ClientDisconnected):
+            return Response(b"", 499)
+        logger.error(
+            "Exception in app for %s %s", request.method, escape(request.raw_path), exc_info=exc
+        )
+        return Response(b"Internal Server Error\n", 500, None, "text/plain")
+
+    def _send(self, request: Request, response: Any) -> Coroutine[Any, Any, None] | None:
+        """Queue the head (and a bytes body) for writing; return the coroutine that streams
+        an iterator body, if any."""
+        if not isinstance(response, Response):
+            logger.error("The app returned %r for %s %s instead of a porch Response",
+                         type(response).__name__, request.method, escape(request.raw_path))
+            response = Response(b"Internal Server Error\n", 500, None, "text/plain")
+        status = response.status
+        keep_alive = request.keep_alive and not self.state.draining
+        body = request._body
+        if body is not None and not body.done:
+            if body.continue_pending or body.error is not None:
+                keep_alive = False  # the client holds its body back, or it broke off
+            else:
+                body.discard()
+        headers = response.headers
+        if headers.framing:
+            app_length, keep_alive = _framing_headers(response, keep_alive)
+        else:
+            app_length = None
+        head_only = request.method == "HEAD" or not body_allowed(status)
+        stream = response.stream
+        if stream is None:
+            data = response.body
+            tail = b"" if status < 200 or status == 204 or status == 304 else (
+                b"content-length: %d\r\n" % len(data))
+        else:
+            data = b""
+            if app_length is not None:
+                tail = b"content-length: %d\r\n" % app_length
+            elif head_only:
+                tail = b""
+            elif request.http_version == "1.1":
+                tail = b"transfer-encoding: chunked\r\n"
+            else:
+                tail = b""
+                keep_alive = False  # HTTP/1.0 without a length: the close ends the body
+        if not keep_alive:
+            tail += b"connection: close\r\n"
+        elif request.http_version == "1.0":
+            tail += b"connection: keep-alive\r\n"
+        try:
+            head = render_head(status, headers._list, self.state.preamble, tail)
+        except (ResponseError, UnicodeEncodeError) as exc:
+            logger.error("Cannot send the app's response: %s", exc)
+            return self._send(request, Response(b"Internal Server Error\n", 500, None,
+                                                "text/plain"))
+        self.out.append(head)
+        if stream is not None and not head_only:
+            self._flush()
+            chunked = app_length is None and request.http_version == "1.1"
+            return self._stream(request, response, stream, chunked, app_length, keep_alive)
+        if stream is not None:
+            self.state.track(self.state.loop.create_task(_close_stream(response)))
+        if data and not head_only:
+            self.out.append(data)
+        self._finished(request, status, len(data), keep_alive)
+        return None
+
+    async def _stream(
+        self,
+        request: Request,
+        response: Response,
+        stream: AsyncIterable[bytes | str] | Iterable[bytes | str],
+        chunked: bool,
+        length: int | None,
+        keep_alive: bool,
+    ) -> None:
+        sent = 0
+        write = self.transport.write
+        flow = self.flow
+        charset = response.charset
+        try:
+            async for piece in _aiter(stream):
+                if isinstance(piece, str):
+                    piece = piece.encode(charset)
+                if not piece:
+                    continue
+                sent += len(piece)
+                if length is not None and sent > length:
+                    raise ResponseError(f"streamed body is longer than its content-length {length}")
+                write(chunk(piece) if chunked else piece)
+                if flow.write_paused or flow.lost:
+                    await flow.drain()
+            if length is not None and sent != length:
+                raise ResponseError(f"streamed {sent} bytes for a content-length of {length}")
+            if chunked:
+                write(LAST_CHUNK)
+        except ClientDisconnected:
+            keep_alive = False
+        except Exception as exc:
+            # The head is out: the only honest signal left is an incomplete body.
+            if not flow.lost:
+                logger.error("Exception while streaming the response to %s %s",
+                             request.method, escape(request.raw_path), exc_info=exc)
+            keep_alive = False
+        finally:
+            await _close_stream(response)
+        self._finished(request, response.status, sent, keep_alive)
+
+    def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
+        if self.state.access_log:
+            log_access(request, status, size)
+        self.current = None
+        if keep_alive and not self.closing:
+            self.mark = self.state.now
+            self.idle_limit = self.state.config.timeout_keep_alive
+            return
+        self.closing = True
+        self.flow.pause(FlowControl.DONE)
+        self._flush()
+        self.transport.close()
+
+    def _send_error(self, error: ProtocolError) -> None:
+        self.error = None
+        self.closing = True
+        self.out.append(error_response(error.status, error.detail, self.state.preamble))
+        self._flush()
+        self.transport.close()
+
+    # timeouts and shutdown -------------------------------------------------------------------
+
+    def on_tick(self, now: float) -> None:
+        """Enforce the timeouts; called about once a second by the server."""
+        if self.closing:
+            return
+        config = self.state.config
+        if self.flow.write_paused:
+            if now - self.write_stalled_since > config.timeout_write:
+                logger.info("Closing a connection whose client stopped reading")
+                self.transport.abort()
+            return
+        if self.current is None and not self.queue:
+            if self.parser.in_head:
+                if now - self.mark > config.timeout_head:
+                    self.closing = True
+                    self.out.append(
+                        error_response(408, "Request timeout", self.state.preamble)
+                    )
+                    self._flush()
+                    self.transport.close()
+                return
+            # Idle, or draining the body of a request already answered.
+            limit = self.idle_limit if self.reading is None else config.timeout_body
+            if now - self.mark > limit:
+                self.closing = True
+                self.transport.close()
+            return
+        reading = self.reading
+        if (
+            reading is not None
+            and reading._body is not None
+            and reading._body.waiting
+            and not self.flow.read_paused
+            and now - self.mark > config.timeout_body
+        ):
+            reading._body.abort(ProtocolError(408, "Timed out waiting for the request body"))
+
+    def shutdown(self) -> None:
+        """Stop taking requests: close now if idle, else after the request in progress."""
+        if self.current is None and not self.queue and self.reading is None:
+            self.closing = True
+            self.transport.close()
+        # Otherwise the response in progress goes out with "connection: close"
+        # (state.draining), and the connection closes after it.
+
+
+def _framing_headers(response: Response, keep_alive: bool) -> tuple[int | None, bool]:
+    """Take the framing headers an app set out of its response; return (its content-length,
+    keep-alive). The server frames every response itself."""
+    length = None
+    kept = []
+    for name, value in response.headers._list:
+        if name == "content-length":
+            if response.stream is not None and value.isdigit():
+                length = int(value)
+        elif name == "connection":
+            if "close" in value.lower():
+                keep_alive = False
+        elif name != "transfer-encoding":
+            kept.append((name, value))
+    response.headers._list = kept
+    response.headers.framing = False
+    return length, keep_alive
+
+
+async def _aiter(
+    stream: AsyncIterable[bytes | str] | Iterable[bytes | str],
+) -> Any:
+    if isinstance(stream, AsyncIterable):
+        async for piece in stream:
+            yield piece
+    else:
+        for piece in stream:
+            yield piece
+
+
+async def _close_stream(response: Any) -> None:
+    stream = getattr(response, "stream", None)
+    if stream is None:
+        return
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    else:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()

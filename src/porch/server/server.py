@@ -1,0 +1,210 @@
+"""Binding, serving and stopping: the asyncio server around `HTTPProtocol`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import stat
+import threading
+import time
+from typing import Any
+
+from porch.config import Config
+from porch.errors import ConfigError
+from porch.server.protocol import HTTPProtocol
+from porch.server.state import App, ServerState
+
+__all__ = ["Server", "new_event_loop", "run"]
+
+logger = logging.getLogger("porch.error")
+
+
+def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
+    """A uvloop loop when available (``auto``/``uvloop``), else the stdlib's."""
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if kind == "uvloop":
+                raise ConfigError("loop 'uvloop' was asked for but uvloop is not installed")
+        else:
+            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+            return loop
+    return asyncio.new_event_loop()
+
+
+class Server:
+    """Serve one app on the configured socket until stopped.
+
+    `run()` blocks (signals SIGINT/SIGTERM start a graceful shutdown; a second signal cuts it
+    short). `serve()` is the coroutine behind it. `stop()` may be called from any thread.
+    `started` is set once the sockets listen; `addresses` then lists where.
+    """
+
+    def __init__(self, app: App, config: Config | None = None, **options: Any) -> None:
+        self.app = app
+        self.config = config if config is not None else Config(**options)
+        self.started = threading.Event()
+        self.addresses: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._forced = False
+        self._state: ServerState | None = None
+
+    def run(self, *, install_signals: bool = True) -> None:
+        with asyncio.Runner(loop_factory=lambda: new_event_loop(self.config.loop)) as runner:
+            runner.run(self.serve(install_signals=install_signals))
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown (thread-safe)."""
+        loop = self._loop
+        if loop is not None and self._stop is not None:
+            loop.call_soon_threadsafe(self._stop.set)
+
+    @property
+    def state(self) -> ServerState:
+        if self._state is None:
+            raise RuntimeError("the server is not running")
+        return self._state
+
+    async def serve(self, *, install_signals: bool = True) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+        state = self._state = ServerState(self.app, self.config, loop)
+        servers = await self._bind(loop, state)
+        for server in servers:
+            for sock in server.sockets:
+                self.addresses.append(_describe(sock))
+        for address in self.addresses:
+            logger.info("porch listening on %s (press CTRL+C to quit)", address)
+        if install_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+        ticker = self._schedule_tick(loop, state)
+        self.started.set()
+        try:
+            await self._stop.wait()
+            await self._shutdown(servers, state)
+        finally:
+            ticker[0].cancel()
+            if install_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+            if self.config.uds and os.path.exists(self.config.uds):
+                with contextlib.suppress(OSError):
+                    os.unlink(self.config.uds)
+
+    def _on_signal(self, sig: int) -> None:
+        assert self._stop is not None
+        if self._stop.is_set():
+            logger.warning("Second %s: closing every connection now", signal.Signals(sig).name)
+            self._forced = True
+            self.state.all_closed.set()
+        else:
+            logger.info("%s: finishing requests in flight, then stopping",
+                        signal.Signals(sig).name)
+            self._stop.set()
+
+    @staticmethod
+    def _schedule_tick(
+        loop: asyncio.AbstractEventLoop, state: ServerState
+    ) -> list[asyncio.TimerHandle]:
+        handle: list[asyncio.TimerHandle] = []
+
+        def tick() -> None:
+            state.tick()
+            # Land just after each wall-clock second, so the Date header is exact.
+            handle[0] = loop.call_later(1.0 - time.time() % 1.0 + 0.001, tick)
+
+        handle.append(loop.call_later(1.0 - time.time() % 1.0 + 0.001, tick))
+        return handle
+
+    async def _bind(
+        self, loop: asyncio.AbstractEventLoop, state: ServerState
+    ) -> list[asyncio.base_events.Server]:
+        config = self.config
+
+        def factory() -> HTTPProtocol:
+            return HTTPProtocol(state)
+
+        try:
+            if config.fd is not None:
+                sock = socket.socket(fileno=config.fd)
+                if sock.family == socket.AF_UNIX:
+                    server = await loop.create_unix_server(
+                        factory, sock=sock, backlog=config.backlog
+                    )
+                else:
+                    server = await loop.create_server(factory, sock=sock, backlog=config.backlog)
+            elif config.uds is not None:
+                _remove_stale_socket(config.uds)
+                server = await loop.create_unix_server(
+                    factory, path=config.uds, backlog=config.backlog
+                )
+            else:
+                server = await loop.create_server(
+                    factory, config.host, config.port, backlog=config.backlog,
+                    reuse_address=True,
+                )
+        except OSError as exc:
+            where = config.uds or (f"fd {config.fd}" if config.fd is not None
+                                   else f"{config.host}:{config.port}")
+            raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+        return [server]
+
+    async def _shutdown(
+        self, servers: list[asyncio.base_events.Server], state: ServerState
+    ) -> None:
+        state.draining = True
+        for server in servers:
+            server.close()
+        for conn in list(state.connections):
+            conn.shutdown()
+        grace = self.config.timeout_graceful
+        deadline = state.loop.time() + grace
+        if state.connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.all_closed.wait(), grace)
+        pending = [task for task in state.tasks if not task.done()]
+        remaining = deadline - state.loop.time()
+        if pending and remaining > 0 and not self._forced:
+            await asyncio.wait(pending, timeout=remaining)
+        leftover = len(state.connections)
+        if leftover:
+            logger.warning("Graceful shutdown timed out: closing %d connection(s)", leftover)
+        for conn in list(state.connections):
+            conn.transport.abort()
+        for task in list(state.tasks):
+            task.cancel()
+        if state.tasks:
+            await asyncio.wait(list(state.tasks), timeout=1.0)
+        logger.info("porch stopped")
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"{path} exists and is not a socket; refusing to replace it")
+    os.unlink(path)
+
+
+def _describe(sock: Any) -> str:
+    name = sock.getsockname()
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{name}"
+    if sock.family == socket.AF_INET6:
+        return f"http://[{name[0]}]:{name[1]}"
+    return f"http://{name[0]}:{name[1]}"
+
+
+def run(app: App, **options: Any) -> None:
+    """Serve `app` until SIGINT/SIGTERM: ``porch.run(app, port=8000)``."""
+    Server(app, Config.from_env(**options)).run()

@@ -1,0 +1,68 @@
+"""What every connection of one server shares: the app, the settings, a coarse clock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from porch.config import Config
+from porch.http.writer import http_date
+from porch.request import Request
+from porch.response import Response
+
+if TYPE_CHECKING:
+    from porch.server.protocol import HTTPProtocol
+
+__all__ = ["App", "ServerState"]
+
+App = Callable[[Request], Awaitable[Response]]
+logger = logging.getLogger("porch.error")
+
+
+class ServerState:
+    """Server-wide state, passed explicitly to each connection.
+
+    `now` is a clock that `tick()` advances once a second; connections stamp their deadlines
+    with it, so no connection needs a timer of its own. `preamble` holds the pre-encoded Date
+    and Server lines, renewed on each tick.
+    """
+
+    def __init__(self, app: App, config: Config, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.config = config
+        self.limits = config.limits
+        self.loop = loop
+        self.connections: set[HTTPProtocol] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.draining = False
+        self.all_closed = asyncio.Event()  # set when draining and the last connection is gone
+        self.access_log = config.access_log
+        self.server_line = b"server: porch\r\n" if config.server_header else b""
+        self.now = loop.time()
+        self.preamble = b""
+        self._update_clock()
+
+    def _update_clock(self) -> None:
+        self.now = self.loop.time()
+        self.preamble = b"date: " + http_date(time.time()) + b"\r\n" + self.server_line
+
+    def tick(self) -> None:
+        """Advance the clock, renew the Date line, and enforce every connection's timeouts."""
+        self._update_clock()
+        now = self.now
+        for conn in list(self.connections):
+            conn.on_tick(now)
+
+    def forget(self, conn: HTTPProtocol) -> None:
+        """A connection closed."""
+        self.connections.discard(conn)
+        if self.draining and not self.connections:
+            self.all_closed.set()
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Keep a strong reference to a connection's task until it ends."""
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
