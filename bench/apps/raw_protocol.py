@@ -11,6 +11,7 @@ Usage: python bench/apps/raw_protocol.py PORT [plaintext|json]
 import asyncio
 import sys
 from email.utils import formatdate
+from typing import cast
 
 import uvloop
 
@@ -53,8 +54,8 @@ class RawProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, hence the cast.
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         buf = self._tail + data if self._tail else data

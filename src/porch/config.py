@@ -86,9 +86,7 @@ class Config:
         )
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, /, **overrides: Any
-    ) -> Config:
+    def from_env(cls, environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Config:
         """Defaults, replaced by ``PORCH_*`` variables, replaced by `overrides` (not None)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}

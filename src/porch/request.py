@@ -225,7 +225,17 @@ class Request(RequestHead):
         raw = [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers or []]
         host = next((v for n, v in raw if n == b"host"), b"testserver")
         request = cls(
-            method, raw_path, query, "1.1", raw, True, host, 1 if body else 0, len(body), False, None
+            method,
+            raw_path,
+            query,
+            "1.1",
+            raw,
+            True,
+            host,
+            1 if body else 0,
+            len(body),
+            False,
+            None,
         )
         request.conn = ConnectionInfo(client, ("127.0.0.1", 8000), "http")
         request._body_bytes = body
@@ -292,7 +302,7 @@ class Request(RequestHead):
 
     @property
     def url(self) -> str:
-        """The full URL, from validated parts only: scheme, Host (or the server address), target."""
+        """The full URL from validated parts: scheme, Host (or the server address), target."""
         host = self.host.decode("ascii") if self.host else ""
         if not host and self.conn is not None and self.conn.server is not None:
             address, port = self.conn.server[:2]

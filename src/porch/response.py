@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from porch.datastructures import MutableHeaders
+from porch.http.writer import check_header
 
 __all__ = [
     "HTMLResponse",
@@ -25,6 +26,9 @@ __all__ = [
 
 HeadersInit = Mapping[str, str] | Iterable[tuple[str, str]] | None
 _json_encode = msgspec.json.Encoder().encode
+# media type -> checked content-type value (charset added); bounded, filled on first use.
+_content_types: dict[str, str] = {}
+_MAX_CACHED_TYPES = 256
 
 
 class Response:
@@ -67,11 +71,20 @@ class Response:
         )
 
     def _set_media_type(self, media_type: str | None) -> None:
-        if media_type is None or "content-type" in self.headers:
+        if media_type is None:
             return
-        if media_type.startswith("text/") and "charset=" not in media_type:
-            media_type = f"{media_type}; charset={self.charset}"
-        self.headers.append("content-type", media_type)
+        headers = self.headers
+        if headers._list and "content-type" in headers:
+            return
+        value = _content_types.get(media_type)
+        if value is None or self.charset != "utf-8":
+            value = media_type
+            if media_type.startswith("text/") and "charset=" not in media_type:
+                value = f"{media_type}; charset={self.charset}"
+            check_header("content-type", value)
+            if len(_content_types) < _MAX_CACHED_TYPES and self.charset == "utf-8":
+                _content_types[media_type] = value
+        headers._list.append(("content-type", value))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status}>"

@@ -42,8 +42,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("app")
-@click.option("--app-dir", default=".", show_default=True,
-              help="Folder put first on sys.path to import APP from.")
+@click.option(
+    "--app-dir",
+    default=".",
+    show_default=True,
+    help="Folder put first on sys.path to import APP from.",
+)
 @config_options
 def serve(app: str, app_dir: str, **options: Any) -> None:
     """Serve APP, given as module:attribute (e.g. myproject.main:app).

@@ -32,9 +32,7 @@ def load_app(spec: str, app_dir: str = ".") -> Any:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ConfigError(
-                f"module '{module_name}' has no attribute '{attr}'"
-            ) from None
+            raise ConfigError(f"module '{module_name}' has no attribute '{attr}'") from None
     if not callable(obj):
         raise ConfigError(f"'{spec}' is a {type(obj).__name__}, not an app (a callable)")
     return obj
@@ -47,7 +45,8 @@ def app_kind(app: Any) -> str:
     target = app if inspect.isroutine(app) or inspect.isclass(app) else app.__call__
     try:
         params = [
-            p for p in inspect.signature(target).parameters.values()
+            p
+            for p in inspect.signature(target).parameters.values()
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
     except (TypeError, ValueError):

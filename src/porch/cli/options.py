@@ -33,7 +33,10 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
             option = click.option(decl, f.name, default=None, help=help_text)
         elif f.metadata.get("choices"):
             option = click.option(
-                *names, f.name, type=click.Choice(f.metadata["choices"]), default=None,
+                *names,
+                f.name,
+                type=click.Choice(f.metadata["choices"]),
+                default=None,
                 help=help_text,
             )
         else:

@@ -48,6 +48,8 @@ class RequestParser:
     __slots__ = (
         "_parser",
         "_limits",
+        "_max_count",
+        "_max_size",
         "_head_class",
         "_events",
         "_error",
@@ -56,24 +58,20 @@ class RequestParser:
         "upgrade_data",
         "_pending",
         "_url",
-        "_url_done",
         "_headers",
-        "_count",
+        "_trailers",
         "_size",
-        "_hosts",
-        "_host",
-        "_length",
-        "_te",
-        "_expect",
-        "_upgrade",
-        "_conn_upgrade",
+        "_watched",
         "_kind",
         "_body_size",
+        "_good_host",
     )
 
     def __init__(self, limits: Limits, head_class: type[RequestHead] = RequestHead) -> None:
         self._parser = httptools.HttpRequestParser(self)
         self._limits = limits
+        self._max_count = limits.header_count
+        self._max_size = limits.header_size
         self._head_class = head_class
         self._events: list[object] = []
         self._error: ProtocolError | None = None
@@ -81,21 +79,16 @@ class RequestParser:
         self.in_head = False
         self.upgrade_data: bytes | None = None
         self._pending = 0
+        self._good_host = b""  # the last Host value that passed validation
         self._reset_message()
 
     def _reset_message(self) -> None:
         self._url = b""
-        self._url_done = False
         self._headers: list[tuple[bytes, bytes]] = []
-        self._count = 0
+        self._trailers = 0
         self._size = 0
-        self._hosts = 0
-        self._host: bytes | None = None
-        self._length: bytes | None = None
-        self._te: bytes | None = None
-        self._expect = False
-        self._upgrade: bytes | None = None
-        self._conn_upgrade = False
+        # Values of the fields that decide framing and routing, by lowercase name.
+        self._watched: dict[bytes, bytes] = {}
         self._kind = BodyKind.NONE
         self._body_size = 0
 
@@ -134,10 +127,10 @@ class RequestParser:
         return events
 
     def _check_pending(self) -> None:
+        # An over-long target was refused by on_url already (httptools reports partial URL
+        # pieces at the end of every feed), so what overflows here is the header block.
         lim = self._limits
-        if not self._url_done and self._pending > lim.request_line:
-            self._fail(ProtocolError(414, "Request target too long"))
-        elif self._pending > lim.request_line + lim.header_size + _FRAMING_SLACK * (
+        if self._pending > lim.request_line + lim.header_size + _FRAMING_SLACK * (
             lim.header_count + 2
         ):
             self._fail(ProtocolError(431, "Request header block too large"))
@@ -164,42 +157,32 @@ class RequestParser:
             self._raise(414, "Request target too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._url_done = True
-        self._count += 1
         self._size += len(name) + len(value)
-        limits = self._limits
-        if self._count > limits.header_count:
-            self._raise(431, "Too many header fields")
-        if self._size > limits.header_size:
+        if self._size > self._max_size:
             self._raise(431, "Request header block too large")
-        if not self.in_head:
-            return  # a trailer field: counted against the limits, then dropped
+        headers = self._headers
+        if not self.in_head:  # a trailer field: counted against the limits, then dropped
+            self._trailers += 1
+            if len(headers) + self._trailers > self._max_count:
+                self._raise(431, "Too many header fields")
+            return
+        if len(headers) >= self._max_count:
+            self._raise(431, "Too many header fields")
         if value and value[-1] in b" \t":
             value = value.rstrip(b" \t")
         name = name.lower()
-        self._headers.append((name, value))
+        headers.append((name, value))
         if name in _WATCHED:
-            self._watch(name, value)
-
-    def _watch(self, name: bytes, value: bytes) -> None:
-        if name == b"host":
-            self._hosts += 1
-            self._host = value
-        elif name == b"content-length":
-            self._length = value
-        elif name == b"transfer-encoding":
-            self._te = value if self._te is None else self._te + b"," + value
-        elif name == b"expect":
-            if value.lower() != b"100-continue":
-                self._raise(417, "Only 'Expect: 100-continue' is supported")
-            self._expect = True
-        elif name == b"upgrade":
-            self._upgrade = value
-        elif b"upgrade" in value.lower():  # name == b"connection"
-            self._conn_upgrade = True
+            watched = self._watched
+            previous = watched.get(name)
+            if previous is None:
+                watched[name] = value
+            elif name == b"host":
+                self._raise(400, "More than one Host header")
+            else:  # list-valued fields sent on several lines: join them (RFC 9110 5.3)
+                watched[name] = previous + b", " + value
 
     def on_headers_complete(self) -> None:
-        self._url_done = True
         self.in_head = False
         parser = self._parser
         version = parser.get_http_version()
@@ -210,34 +193,25 @@ class RequestParser:
         if method == "CONNECT":
             self._raise(501, "CONNECT is not supported: porch is not a proxy")
         path, query, host = self._target(method)
-        if self._hosts > 1:
-            self._raise(400, "More than one Host header")
-        if self._hosts == 0 and version == "1.1":
-            self._raise(400, "Missing Host header (required in HTTP/1.1)")
-        if self._host is not None and _HOST.fullmatch(self._host) is None:
-            self._raise(400, "Malformed Host header")
+        watched = self._watched
+        host_field = watched.get(b"host")
+        if host_field is None:
+            if version == "1.1":
+                self._raise(400, "Missing Host header (required in HTTP/1.1)")
+        elif host_field != self._good_host:
+            if _HOST.fullmatch(host_field) is None:
+                self._raise(400, "Malformed Host header")
+            self._good_host = host_field
         if host is None:
-            host = self._host
+            host = host_field
         length = None
-        if self._te is not None:
-            if version == "1.0":
-                self._raise(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
-            if self._te.strip().lower() != b"chunked":
-                self._raise(501, "Only the 'chunked' transfer coding is supported")
-            self._kind = BodyKind.CHUNKED
-        elif self._length is not None:
-            length = int(self._length)  # digits only: llhttp refused anything else
-            if length > self._limits.body_size:
-                self._raise(413, "Request body too large")
-            if length:
-                self._kind = BodyKind.LENGTH
-        keep_alive = parser.should_keep_alive()
+        expect = False
         upgrade = None
-        if self._upgrade is not None and self._conn_upgrade:
-            if self._kind != BodyKind.NONE:
-                self._raise(400, "A request body is not supported on an Upgrade request")
-            upgrade = self._upgrade
-            keep_alive = False
+        if len(watched) > 1:
+            length, expect, upgrade = self._framing(watched, version)
+        keep_alive = parser.should_keep_alive()
+        if upgrade is not None:
+            keep_alive = False  # nothing after an Upgrade request is HTTP/1.1
         self._events.append(
             self._head_class(
                 method,
@@ -249,10 +223,41 @@ class RequestParser:
                 host,
                 self._kind,
                 length,
-                self._expect,
+                expect,
                 upgrade,
             )
         )
+
+    def _framing(
+        self, watched: dict[bytes, bytes], version: str
+    ) -> tuple[int | None, bool, bytes | None]:
+        """Body framing, Expect and Upgrade: (content length, expects 100-continue, upgrade)."""
+        length = None
+        te = watched.get(b"transfer-encoding")
+        if te is not None:
+            if version == "1.0":
+                self._raise(400, "Transfer-Encoding is not allowed in an HTTP/1.0 request")
+            if te.strip().lower() != b"chunked":
+                self._raise(501, "Only the 'chunked' transfer coding is supported")
+            self._kind = BodyKind.CHUNKED
+        else:
+            raw_length = watched.get(b"content-length")
+            if raw_length is not None:
+                length = int(raw_length)  # digits only: llhttp refused anything else
+                if length > self._limits.body_size:
+                    self._raise(413, "Request body too large")
+                if length:
+                    self._kind = BodyKind.LENGTH
+        expect = watched.get(b"expect")
+        if expect is not None and expect.lower() != b"100-continue":
+            self._raise(417, "Only 'Expect: 100-continue' is supported")
+        upgrade = watched.get(b"upgrade")
+        if upgrade is not None:
+            if b"upgrade" not in watched.get(b"connection", b"").lower():
+                upgrade = None
+            elif self._kind != BodyKind.NONE:
+                self._raise(400, "A request body is not supported on an Upgrade request")
+        return length, expect is not None, upgrade
 
     def _target(self, method: str) -> tuple[bytes, bytes, bytes | None]:
         """Split the request target; return (path, query, authority from an absolute-form)."""

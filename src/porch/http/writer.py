@@ -59,7 +59,9 @@ def check_header(name: str, value: str) -> None:
         )
 
 
-def render_head(status: int, headers: list[tuple[str, str]], preamble: bytes, tail: bytes) -> bytes:
+def render_head(
+    status: int, headers: list[tuple[str, str]], preamble: bytes, tail: bytes
+) -> bytes:
     """Status line, `preamble` (pre-encoded lines such as Date and Server), the checked
     `headers`, then `tail` (framing lines the server decided on) and the blank line."""
     if headers:

@@ -19,7 +19,13 @@ from typing import Any, cast
 
 from porch.errors import ClientDisconnected, HTTPError, ProtocolError, ResponseError
 from porch.http import END, RequestParser
-from porch.http.writer import CONTINUE, LAST_CHUNK, body_allowed, chunk, error_response, render_head
+from porch.http.writer import (
+    CONTINUE,
+    LAST_CHUNK,
+    chunk,
+    error_response,
+    render_head,
+)
 from porch.request import ConnectionInfo, Request, RequestBody
 from porch.response import Response
 from porch.server.accesslog import escape, log_access
@@ -91,8 +97,10 @@ class HTTPProtocol(asyncio.Protocol):
         self.flow = FlowControl(transport)
         state = self.state
         if len(state.connections) >= state.config.limit_connections:
-            logger.warning("Connection limit (%d) reached; refusing a connection",
-                           state.config.limit_connections)
+            logger.warning(
+                "Connection limit (%d) reached; refusing a connection",
+                state.config.limit_connections,
+            )
             self.closing = True
             transport.write(_OVERLOADED)
             transport.close()
@@ -262,15 +270,19 @@ class HTTPProtocol(asyncio.Protocol):
         logger.error(
             "Exception in app for %s %s", request.method, escape(request.raw_path), exc_info=exc
         )
-        return Response(b"Internal Server Error\n", 500, None, "text/plain")
+        return _internal_error()
 
     def _send(self, request: Request, response: Any) -> Coroutine[Any, Any, None] | None:
         """Queue the head (and a bytes body) for writing; return the coroutine that streams
         an iterator body, if any."""
         if not isinstance(response, Response):
-            logger.error("The app returned %r for %s %s instead of a porch Response",
-                         type(response).__name__, request.method, escape(request.raw_path))
-            response = Response(b"Internal Server Error\n", 500, None, "text/plain")
+            logger.error(
+                "The app returned %r for %s %s instead of a porch Response",
+                type(response).__name__,
+                request.method,
+                escape(request.raw_path),
+            )
+            response = _internal_error()
         status = response.status
         keep_alive = request.keep_alive and not self.state.draining
         body = request._body
@@ -280,27 +292,23 @@ class HTTPProtocol(asyncio.Protocol):
             else:
                 body.discard()
         headers = response.headers
+        app_length = None
         if headers.framing:
             app_length, keep_alive = _framing_headers(response, keep_alive)
-        else:
-            app_length = None
-        head_only = request.method == "HEAD" or not body_allowed(status)
         stream = response.stream
+        has_body = status >= 200 and status != 204 and status != 304
         if stream is None:
-            data = response.body
-            tail = b"" if status < 200 or status == 204 or status == 304 else (
-                b"content-length: %d\r\n" % len(data))
+            data = response.body if has_body else b""
+            tail = b"content-length: %d\r\n" % len(data) if has_body else b""
+        elif app_length is not None:
+            tail = b"content-length: %d\r\n" % app_length
+        elif not has_body or request.method == "HEAD":
+            tail = b""
+        elif request.http_version == "1.1":
+            tail = b"transfer-encoding: chunked\r\n"
         else:
-            data = b""
-            if app_length is not None:
-                tail = b"content-length: %d\r\n" % app_length
-            elif head_only:
-                tail = b""
-            elif request.http_version == "1.1":
-                tail = b"transfer-encoding: chunked\r\n"
-            else:
-                tail = b""
-                keep_alive = False  # HTTP/1.0 without a length: the close ends the body
+            tail = b""
+            keep_alive = False  # HTTP/1.0 without a length: the close ends the body
         if not keep_alive:
             tail += b"connection: close\r\n"
         elif request.http_version == "1.0":
@@ -309,18 +317,20 @@ class HTTPProtocol(asyncio.Protocol):
             head = render_head(status, headers._list, self.state.preamble, tail)
         except (ResponseError, UnicodeEncodeError) as exc:
             logger.error("Cannot send the app's response: %s", exc)
-            return self._send(request, Response(b"Internal Server Error\n", 500, None,
-                                                "text/plain"))
-        self.out.append(head)
-        if stream is not None and not head_only:
+            return self._send(request, _internal_error())
+        out = self.out
+        out.append(head)
+        if stream is None:
+            if data and request.method != "HEAD":
+                out.append(data)
+            self._finished(request, status, len(data), keep_alive)
+            return None
+        if has_body and request.method != "HEAD":
             self._flush()
             chunked = app_length is None and request.http_version == "1.1"
             return self._stream(request, response, stream, chunked, app_length, keep_alive)
-        if stream is not None:
-            self.state.track(self.state.loop.create_task(_close_stream(response)))
-        if data and not head_only:
-            self.out.append(data)
-        self._finished(request, status, len(data), keep_alive)
+        self.state.track(self.state.loop.create_task(_close_stream(response)))
+        self._finished(request, status, 0, keep_alive)
         return None
 
     async def _stream(
@@ -344,7 +354,9 @@ class HTTPProtocol(asyncio.Protocol):
                     continue
                 sent += len(piece)
                 if length is not None and sent > length:
-                    raise ResponseError(f"streamed body is longer than its content-length {length}")
+                    raise ResponseError(
+                        f"streamed body is longer than its content-length {length}"
+                    )
                 write(chunk(piece) if chunked else piece)
                 if flow.write_paused or flow.lost:
                     await flow.drain()
@@ -357,8 +369,12 @@ class HTTPProtocol(asyncio.Protocol):
         except Exception as exc:
             # The head is out: the only honest signal left is an incomplete body.
             if not flow.lost:
-                logger.error("Exception while streaming the response to %s %s",
-                             request.method, escape(request.raw_path), exc_info=exc)
+                logger.error(
+                    "Exception while streaming the response to %s %s",
+                    request.method,
+                    escape(request.raw_path),
+                    exc_info=exc,
+                )
             keep_alive = False
         finally:
             await _close_stream(response)
@@ -400,9 +416,7 @@ class HTTPProtocol(asyncio.Protocol):
             if self.parser.in_head:
                 if now - self.mark > config.timeout_head:
                     self.closing = True
-                    self.out.append(
-                        error_response(408, "Request timeout", self.state.preamble)
-                    )
+                    self.out.append(error_response(408, "Request timeout", self.state.preamble))
                     self._flush()
                     self.transport.close()
                 return
@@ -429,6 +443,10 @@ class HTTPProtocol(asyncio.Protocol):
             self.transport.close()
         # Otherwise the response in progress goes out with "connection: close"
         # (state.draining), and the connection closes after it.
+
+
+def _internal_error() -> Response:
+    return Response(b"Internal Server Error\n", 500, None, "text/plain")
 
 
 def _framing_headers(response: Response, keep_alive: bool) -> tuple[int | None, bool]:

@@ -30,7 +30,7 @@ def new_event_loop(kind: str = "auto") -> asyncio.AbstractEventLoop:
             import uvloop
         except ImportError:
             if kind == "uvloop":
-                raise ConfigError("loop 'uvloop' was asked for but uvloop is not installed")
+                raise ConfigError("loop uvloop was asked for but is not installed") from None
         else:
             loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
             return loop
@@ -106,8 +106,9 @@ class Server:
             self._forced = True
             self.state.all_closed.set()
         else:
-            logger.info("%s: finishing requests in flight, then stopping",
-                        signal.Signals(sig).name)
+            logger.info(
+                "%s: finishing requests in flight, then stopping", signal.Signals(sig).name
+            )
             self._stop.set()
 
     @staticmethod
@@ -148,12 +149,16 @@ class Server:
                 )
             else:
                 server = await loop.create_server(
-                    factory, config.host, config.port, backlog=config.backlog,
+                    factory,
+                    config.host,
+                    config.port,
+                    backlog=config.backlog,
                     reuse_address=True,
                 )
         except OSError as exc:
-            where = config.uds or (f"fd {config.fd}" if config.fd is not None
-                                   else f"{config.host}:{config.port}")
+            where = config.uds or (
+                f"fd {config.fd}" if config.fd is not None else f"{config.host}:{config.port}"
+            )
             raise ConfigError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         return [server]
 

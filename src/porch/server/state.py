@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from porch.config import Config
 from porch.http.writer import http_date
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["App", "ServerState"]
 
-App = Callable[[Request], Awaitable[Response]]
+App = Callable[[Request], Coroutine[Any, Any, Response]]
 logger = logging.getLogger("porch.error")
 
 
