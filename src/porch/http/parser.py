@@ -36,6 +36,8 @@ _WATCHED = frozenset(
 )
 # Method, spaces, version, colon and CRLF of an unfinished line beyond its counted content.
 _LINE_SLACK = 64
+# Bytes allowed per chunk for its size line, extensions and CRLFs.
+_CHUNK_SLACK = 1024
 
 
 class RequestParser:
@@ -64,6 +66,8 @@ class RequestParser:
         "_watched",
         "_kind",
         "_body_size",
+        "_chunks",
+        "_overhead",
         "_good_host",
     )
 
@@ -91,6 +95,8 @@ class RequestParser:
         self._watched: dict[bytes, bytes] = {}
         self._kind = BodyKind.NONE
         self._body_size = 0
+        self._chunks = 0  # chunk headers seen
+        self._overhead = 0  # bytes of chunked framing and trailers received
 
     @property
     def finished(self) -> bool:
@@ -104,6 +110,8 @@ class RequestParser:
         events: list[object] = []
         self._events = events
         was_in_head = self.in_head
+        chunked_body = self._kind == BodyKind.CHUNKED and not was_in_head
+        body_before = self._body_size
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -120,6 +128,8 @@ class RequestParser:
         else:
             if self.in_head:
                 self._count_partial(data, was_in_head, events)
+            elif chunked_body and END not in events:  # the whole chunk is this body's
+                self._count_overhead(len(data) - (self._body_size - body_before))
         return events
 
     def _count_partial(self, data: bytes, was_in_head: bool, events: list[object]) -> None:
@@ -142,6 +152,17 @@ class RequestParser:
             allowed += lim.request_line
         if self._pending > allowed:
             self._fail(ProtocolError(431, "Request header block too large"))
+
+    def _count_overhead(self, size: int) -> None:
+        """Bound what a chunked body sends besides data: chunk lines, extensions, trailers.
+
+        httptools buffers an unfinished trailer field without limit and walks through chunk
+        extensions byte by byte; both are capped here, per chunk plus the header allowance.
+        """
+        self._overhead += size
+        lim = self._limits
+        if self._overhead > lim.header_size + _CHUNK_SLACK * (self._chunks + 1):
+            self._fail(ProtocolError(431, "Chunked framing or trailers too large"))
 
     def _fail(self, error: ProtocolError) -> None:
         self._dead = True
@@ -306,5 +327,9 @@ class RequestParser:
                 self._raise(413, "Request body too large")
         self._events.append(body)
 
+    def on_chunk_header(self) -> None:
+        self._chunks += 1
+
     def on_message_complete(self) -> None:
+        self._kind = BodyKind.NONE  # between messages no body is in progress
         self._events.append(END)
