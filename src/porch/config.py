@@ -68,13 +68,15 @@ class Config:
             value = getattr(self, f.name)
             choices = f.metadata.get("choices")
             if choices and value not in choices:
-                raise ConfigError(f"{f.name} must be one of {', '.join(choices)}; got {value!r}")
+                raise ConfigError(
+                    f"{_label(f.name)} must be one of {', '.join(choices)}; got {value!r}"
+                )
             if f.name.startswith(("limit_", "timeout_")) and not value > 0:
-                raise ConfigError(f"{f.name} must be positive; got {value!r}")
+                raise ConfigError(f"{_label(f.name)} must be positive; got {value!r}")
         if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port must be between 0 and 65535; got {self.port}")
+            raise ConfigError(f"{_label('port')} must be between 0 and 65535; got {self.port}")
         if self.uds is not None and self.fd is not None:
-            raise ConfigError("uds and fd are alternatives: give one")
+            raise ConfigError("--uds and --fd are alternatives: give one")
 
     @property
     def limits(self) -> Limits:
@@ -92,7 +94,7 @@ class Config:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None:
+            if raw is not None and overrides.get(f.name) is None:
                 values[f.name] = parse_value(f, raw, source=ENV_PREFIX + f.name.upper())
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -118,4 +120,11 @@ def parse_value(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
             raise ValueError(raw)
         return kind(raw)
     except ValueError:
-        raise ConfigError(f"{source}: {raw!r} is not a valid {kind.__name__}") from None
+        expected = {bool: "true or false", int: "an integer", float: "a number"}
+        what = expected.get(kind, kind.__name__)
+        raise ConfigError(f"{source}: {raw!r} is not {what}") from None
+
+
+def _label(name: str) -> str:
+    """How a field is named to a person: its flag and its variable."""
+    return f"--{name.replace('_', '-')} ({ENV_PREFIX}{name.upper()})"

@@ -7,15 +7,20 @@ Connection; an app sets everything else.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any, ClassVar
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import msgspec
 
 from porch.datastructures import MutableHeaders
 from porch.http.writer import check_header
 
+if TYPE_CHECKING:
+    from porch.request import Request
+
 __all__ = [
+    "FileBody",
     "HTMLResponse",
     "JSONResponse",
     "PlainTextResponse",
@@ -29,6 +34,40 @@ _json_encode = msgspec.json.Encoder().encode
 # media type -> checked content-type value (charset added); bounded, filled on first use.
 _content_types: dict[str, str] = {}
 _MAX_CACHED_TYPES = 256
+
+
+class FileBody:
+    """A byte range of an open file, sent by the server with sendfile (zero-copy).
+
+    The server owns `file` once the response is returned: it closes it when the body is sent,
+    or the connection is gone. If the file shrinks while it is sent, the connection is closed
+    rather than sending a body shorter than its Content-Length.
+    """
+
+    __slots__ = ("file", "offset", "count")
+
+    def __init__(self, file: BinaryIO, offset: int, count: int) -> None:
+        self.file = file
+        self.offset = offset
+        self.count = count
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        """The range read in pieces, for servers that cannot use sendfile (TLS, ASGI)."""
+        offset, remaining = self.offset, self.count
+        fd = self.file.fileno()
+        while remaining > 0:
+            data = os.pread(fd, min(remaining, 256 * 1024), offset)
+            if not data:
+                raise OSError(f"{self.file.name!r} shrank while it was being sent")
+            offset += len(data)
+            remaining -= len(data)
+            yield data
 
 
 class Response:
@@ -54,7 +93,7 @@ class Response:
         self.status = status
         self.headers = MutableHeaders(headers)
         self.body = self.render(content)
-        self.stream: AsyncIterable[bytes] | Iterable[bytes] | None = None
+        self.stream: AsyncIterable[bytes | str] | Iterable[bytes | str] | FileBody | None = None
         self._set_media_type(media_type or self.media_type)
 
     def render(self, content: Any) -> bytes:
@@ -85,6 +124,12 @@ class Response:
             if len(_content_types) < _MAX_CACHED_TYPES and self.charset == "utf-8":
                 _content_types[media_type] = value
         headers._list.append(("content-type", value))
+
+    def for_request(self, request: Request) -> Response:
+        """Adapt to the request before sending; called by the server for non-bytes bodies.
+
+        A file response evaluates conditional and range headers here."""
+        return self
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status}>"
@@ -130,4 +175,4 @@ class StreamingResponse(Response):
         media_type: str | None = None,
     ) -> None:
         super().__init__(b"", status, headers, media_type)
-        self.stream = content  # type: ignore[assignment]
+        self.stream = content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from porch.errors import ClientDisconnected
 
@@ -23,7 +24,7 @@ class FlowControl:
     WRITE = 4
     DONE = 8
 
-    __slots__ = ("_transport", "_reasons", "write_paused", "_drain_waiter", "lost")
+    __slots__ = ("_transport", "_reasons", "write_paused", "_drain_waiter", "lost", "_dup")
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
@@ -31,6 +32,7 @@ class FlowControl:
         self.write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self.lost = False
+        self._dup: int | None = None  # a duplicate of the socket's fd, to poll it ourselves
 
     @property
     def read_paused(self) -> bool:
@@ -72,6 +74,42 @@ class FlowControl:
             waiter = self._drain_waiter = asyncio.get_running_loop().create_future()
         await waiter
 
+    async def drain_all(self) -> None:
+        """Return once everything written so far has left the transport's buffer."""
+        transport = self._transport
+        if not transport.get_write_buffer_size():
+            return
+        transport.set_write_buffer_limits(high=0)  # pause now, resume once empty
+        try:
+            await self.drain()
+        finally:
+            if not self.lost:
+                transport.set_write_buffer_limits()
+
+    async def writable(self, fd: int) -> None:
+        """Wait until the socket `fd` can take more data (for writes that bypass the transport,
+        like sendfile). The transport owns `fd` in the event loop, so a duplicate is polled."""
+        if self.lost:
+            raise ClientDisconnected("client disconnected")
+        if self._dup is None:
+            self._dup = os.dup(fd)
+        loop = asyncio.get_running_loop()
+        waiter = self._drain_waiter = loop.create_future()
+        self.write_paused = True
+        loop.add_writer(self._dup, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            loop.remove_writer(self._dup)
+            self.write_paused = False
+            self._drain_waiter = None
+
+    def release(self) -> None:
+        """Close the duplicated fd, if any."""
+        if self._dup is not None:
+            os.close(self._dup)
+            self._dup = None
+
     def connection_lost(self) -> None:
         self.lost = True
         self.write_paused = False
@@ -80,3 +118,8 @@ class FlowControl:
             self._drain_waiter = None
             if not waiter.done():
                 waiter.set_exception(ClientDisconnected("client disconnected"))
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

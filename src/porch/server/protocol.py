@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import socket
 from collections import deque
 from collections.abc import AsyncIterable, Coroutine, Generator, Iterable
@@ -27,7 +28,7 @@ from porch.http.writer import (
     render_head,
 )
 from porch.request import ConnectionInfo, Request, RequestBody
-from porch.response import Response
+from porch.response import FileBody, Response
 from porch.server.accesslog import escape, log_access
 from porch.server.flow import FlowControl
 from porch.server.state import ServerState
@@ -38,6 +39,10 @@ logger = logging.getLogger("porch.error")
 
 # Body bytes a request may hold unread before the connection stops reading the socket.
 BODY_HIGH_WATER = 256 * 1024
+# File bodies up to this size are read and written with the head, in one write.
+INLINE_FILE_SIZE = 64 * 1024
+# Most bytes one sendfile call is asked for; the loop runs other work between calls.
+SENDFILE_CHUNK = 16 * 1024 * 1024
 _OVERLOADED = error_response(503, "Server overloaded: too many connections")
 
 
@@ -235,7 +240,7 @@ class HTTPProtocol(asyncio.Protocol):
             first = context.run(coro.send, None)
         except StopIteration as stop:
             response = stop.value
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:  # nobody cancels an inline step
             response = self._error_response(request, exc)
         else:
             task = self.state.loop.create_task(
@@ -252,6 +257,11 @@ class HTTPProtocol(asyncio.Protocol):
     ) -> None:
         try:
             response = await _Resume(coro, first)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # porch cancelled it (forced shutdown): nobody to answer
+            response = self._error_response(request, exc)  # the app's own CancelledError
         except Exception as exc:
             response = self._error_response(request, exc)
         if self.flow.lost:
@@ -262,7 +272,7 @@ class HTTPProtocol(asyncio.Protocol):
             await streaming
         self._pump()
 
-    def _error_response(self, request: Request, exc: Exception) -> Response:
+    def _error_response(self, request: Request, exc: BaseException) -> Response:
         if isinstance(exc, HTTPError):
             return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")
         if isinstance(exc, ClientDisconnected):
@@ -273,8 +283,8 @@ class HTTPProtocol(asyncio.Protocol):
         return _internal_error()
 
     def _send(self, request: Request, response: Any) -> Coroutine[Any, Any, None] | None:
-        """Queue the head (and a bytes body) for writing; return the coroutine that streams
-        an iterator body, if any."""
+        """Queue the head (and a bytes body) for writing; return the coroutine that sends
+        an iterator or file body, if any."""
         if not isinstance(response, Response):
             logger.error(
                 "The app returned %r for %s %s instead of a porch Response",
@@ -283,7 +293,8 @@ class HTTPProtocol(asyncio.Protocol):
                 escape(request.raw_path),
             )
             response = _internal_error()
-        status = response.status
+        if response.stream is not None:
+            response = self._prepare_stream(request, response)
         keep_alive = request.keep_alive and not self.state.draining
         body = request._body
         if body is not None and not body.done:
@@ -291,47 +302,98 @@ class HTTPProtocol(asyncio.Protocol):
                 keep_alive = False  # the client holds its body back, or it broke off
             else:
                 body.discard()
-        headers = response.headers
-        app_length = None
-        if headers.framing:
-            app_length, keep_alive = _framing_headers(response, keep_alive)
-        stream = response.stream
-        has_body = status >= 200 and status != 204 and status != 304
-        if stream is None:
-            data = response.body if has_body else b""
-            tail = b"content-length: %d\r\n" % len(data) if has_body else b""
-        elif app_length is not None:
-            tail = b"content-length: %d\r\n" % app_length
-        elif not has_body or request.method == "HEAD":
-            tail = b""
-        elif request.http_version == "1.1":
-            tail = b"transfer-encoding: chunked\r\n"
-        else:
-            tail = b""
-            keep_alive = False  # HTTP/1.0 without a length: the close ends the body
-        if not keep_alive:
-            tail += b"connection: close\r\n"
-        elif request.http_version == "1.0":
-            tail += b"connection: keep-alive\r\n"
+        tail, length, keep_alive = _frame(request, response, keep_alive)
         try:
-            head = render_head(status, headers._list, self.state.preamble, tail)
+            head = render_head(response.status, response.headers._list, self.state.preamble, tail)
         except (ResponseError, UnicodeEncodeError) as exc:
             logger.error("Cannot send the app's response: %s", exc)
             return self._send(request, _internal_error())
-        out = self.out
-        out.append(head)
+        self.out.append(head)
+        stream = response.stream
+        sends_body = request.method != "HEAD" and _has_body(response.status)
         if stream is None:
-            if data and request.method != "HEAD":
-                out.append(data)
-            self._finished(request, status, len(data), keep_alive)
+            data = response.body if sends_body else b""
+            if data:
+                self.out.append(data)
+            self._finished(request, response.status, len(data), keep_alive)
             return None
-        if has_body and request.method != "HEAD":
-            self._flush()
-            chunked = app_length is None and request.http_version == "1.1"
-            return self._stream(request, response, stream, chunked, app_length, keep_alive)
-        self.state.track(self.state.loop.create_task(_close_stream(response)))
-        self._finished(request, status, 0, keep_alive)
-        return None
+        if not sends_body:
+            self.state.track(self.state.loop.create_task(_close_stream(response)))
+            self._finished(request, response.status, 0, keep_alive)
+            return None
+        self._flush()
+        if type(stream) is FileBody and self.info.scheme == "http":
+            return self._send_file(request, response, stream, keep_alive)
+        chunked = length is None and request.http_version == "1.1"
+        return self._stream(request, response, stream, chunked, length, keep_alive)
+
+    def _prepare_stream(self, request: Request, response: Response) -> Response:
+        """Let the response adapt to the request (ranges, validators); read a small file body
+        now so that it leaves with the head in one write."""
+        try:
+            response = response.for_request(request)
+        except Exception as exc:
+            return self._error_response(request, exc)
+        body = response.stream
+        if type(body) is not FileBody or body.count > INLINE_FILE_SIZE:
+            return response
+        if request.method == "HEAD" or not _has_body(response.status):
+            return response  # sent without a body; the file is closed then
+        try:
+            data = os.pread(body.file.fileno(), body.count, body.offset)
+        except OSError as exc:
+            logger.error("Cannot read %r: %s", body.file.name, exc)
+            return _internal_error()
+        finally:
+            body.close()
+        if len(data) != body.count:
+            logger.error("%r shrank while it was being sent", body.file.name)
+            return _internal_error()
+        response.stream = None
+        response.body = data
+        return response
+
+    async def _send_file(
+        self, request: Request, response: Response, body: FileBody, keep_alive: bool
+    ) -> None:
+        """Send a file range with sendfile, straight from the page cache to the socket."""
+        sent = 0
+        flow = self.flow
+        try:
+            await flow.drain_all()  # the head must leave before the file's bytes
+            sock = self.transport.get_extra_info("socket")
+            out_fd, in_fd = sock.fileno(), body.file.fileno()
+            offset, remaining = body.offset, body.count
+            while remaining:
+                try:
+                    n = os.sendfile(out_fd, in_fd, offset, min(remaining, SENDFILE_CHUNK))
+                except BlockingIOError:
+                    self.write_stalled_since = self.state.now
+                    await flow.writable(out_fd)
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    raise ClientDisconnected("client disconnected") from None
+                if n == 0:
+                    raise ResponseError(f"{body.file.name!r} shrank while it was being sent")
+                offset += n
+                remaining -= n
+                sent += n
+                await asyncio.sleep(0)  # let other connections in between large sends
+        except ClientDisconnected:
+            keep_alive = False
+        except Exception as exc:
+            if not flow.lost:
+                logger.error(
+                    "Sending a file to %s %s failed: %s",
+                    request.method,
+                    escape(request.raw_path),
+                    exc,
+                )
+            keep_alive = False
+        finally:
+            body.close()
+            flow.release()
+        self._finished(request, response.status, sent, keep_alive)
 
     async def _stream(
         self,
@@ -443,6 +505,40 @@ class HTTPProtocol(asyncio.Protocol):
             self.transport.close()
         # Otherwise the response in progress goes out with "connection: close"
         # (state.draining), and the connection closes after it.
+
+
+def _has_body(status: int) -> bool:
+    return status >= 200 and status != 204 and status != 304
+
+
+def _frame(
+    request: Request, response: Response, keep_alive: bool
+) -> tuple[bytes, int | None, bool]:
+    """Decide the framing lines of a response: (lines, declared length of a streamed or file
+    body, keep-alive)."""
+    length = None
+    if response.headers.framing:
+        length, keep_alive = _framing_headers(response, keep_alive)
+    stream = response.stream
+    if type(stream) is FileBody:
+        length = stream.count
+    status = response.status
+    if stream is None:
+        tail = b"content-length: %d\r\n" % len(response.body) if _has_body(status) else b""
+    elif length is not None:
+        tail = b"content-length: %d\r\n" % length
+    elif not _has_body(status) or request.method == "HEAD":
+        tail = b""
+    elif request.http_version == "1.1":
+        tail = b"transfer-encoding: chunked\r\n"
+    else:
+        tail = b""
+        keep_alive = False  # HTTP/1.0 without a length: the close ends the body
+    if not keep_alive:
+        tail += b"connection: close\r\n"
+    elif request.http_version == "1.0":
+        tail += b"connection: keep-alive\r\n"
+    return tail, length, keep_alive
 
 
 def _internal_error() -> Response:

@@ -52,7 +52,8 @@ class Server:
         self.addresses: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
-        self._forced = False
+        self._force: asyncio.Event | None = None
+        self._stop_requested = False  # stop() before the loop ran
         self._state: ServerState | None = None
 
     def run(self, *, install_signals: bool = True) -> None:
@@ -60,10 +61,12 @@ class Server:
             runner.run(self.serve(install_signals=install_signals))
 
     def stop(self) -> None:
-        """Begin a graceful shutdown (thread-safe)."""
-        loop = self._loop
-        if loop is not None and self._stop is not None:
-            loop.call_soon_threadsafe(self._stop.set)
+        """Begin a graceful shutdown (thread-safe; harmless before start and after the end)."""
+        self._stop_requested = True
+        loop, event = self._loop, self._stop
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(event.set)
 
     @property
     def state(self) -> ServerState:
@@ -73,8 +76,11 @@ class Server:
 
     async def serve(self, *, install_signals: bool = True) -> None:
         loop = asyncio.get_running_loop()
-        self._loop = loop
         self._stop = asyncio.Event()
+        self._force = asyncio.Event()
+        self._loop = loop
+        if self._stop_requested:
+            self._stop.set()
         state = self._state = ServerState(self.app, self.config, loop)
         servers = await self._bind(loop, state)
         for server in servers:
@@ -91,6 +97,7 @@ class Server:
             await self._stop.wait()
             await self._shutdown(servers, state)
         finally:
+            self._loop = None
             ticker[0].cancel()
             if install_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
@@ -100,11 +107,10 @@ class Server:
                     os.unlink(self.config.uds)
 
     def _on_signal(self, sig: int) -> None:
-        assert self._stop is not None
+        assert self._stop is not None and self._force is not None
         if self._stop.is_set():
             logger.warning("Second %s: closing every connection now", signal.Signals(sig).name)
-            self._forced = True
-            self.state.all_closed.set()
+            self._force.set()
         else:
             logger.info(
                 "%s: finishing requests in flight, then stopping", signal.Signals(sig).name
@@ -165,22 +171,37 @@ class Server:
     async def _shutdown(
         self, servers: list[asyncio.base_events.Server], state: ServerState
     ) -> None:
+        assert self._force is not None
         state.draining = True
         for server in servers:
             server.close()
         for conn in list(state.connections):
             conn.shutdown()
-        grace = self.config.timeout_graceful
-        deadline = state.loop.time() + grace
-        if state.connections:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.all_closed.wait(), grace)
-        pending = [task for task in state.tasks if not task.done()]
-        remaining = deadline - state.loop.time()
-        if pending and remaining > 0 and not self._forced:
-            await asyncio.wait(pending, timeout=remaining)
+        deadline = state.loop.time() + self.config.timeout_graceful
+        force = asyncio.ensure_future(self._force.wait())
+        try:
+            if state.connections:
+                closed = asyncio.ensure_future(state.all_closed.wait())
+                await asyncio.wait(
+                    {closed, force},
+                    timeout=deadline - state.loop.time(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                closed.cancel()
+            # Apps may still run for clients that left; they get the rest of the grace time.
+            while not force.done():
+                pending = {task for task in state.tasks if not task.done()}
+                remaining = deadline - state.loop.time()
+                if not pending or remaining <= 0:
+                    break
+                await asyncio.wait(
+                    pending | {force}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+        finally:
+            forced = force.done()
+            force.cancel()
         leftover = len(state.connections)
-        if leftover:
+        if leftover and not forced:
             logger.warning("Graceful shutdown timed out: closing %d connection(s)", leftover)
         for conn in list(state.connections):
             conn.transport.abort()
@@ -198,7 +219,15 @@ def _remove_stale_socket(path: str) -> None:
         return
     if not stat.S_ISSOCK(mode):
         raise ConfigError(f"{path} exists and is not a socket; refusing to replace it")
-    os.unlink(path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # nobody listens: a leftover of a server that died
+    else:
+        raise ConfigError(f"another server is listening on {path}")
+    finally:
+        probe.close()
 
 
 def _describe(sock: Any) -> str:

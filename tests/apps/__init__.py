@@ -1,0 +1,1 @@
+"""Apps that tests serve in a subprocess (``python -m porch serve tests.apps.<module>:app``)."""
