@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from examples.demo import PAGES, app
 
 
@@ -14,7 +13,9 @@ def test_every_listed_page_answers(serve):
         assert "porch is running" in index.text
         for path, method, _ in PAGES:
             assert path.replace("&", "&amp;") in index.text
-            response = client.request(method, path, content=b"x" * 10 if method == "POST" else None)
+            response = client.request(
+                method, path, content=b"x" * 10 if method == "POST" else None
+            )
             expected = {"/error": 500, "/teapot": 418}.get(path, 200)
             assert response.status_code == expected, path
 
