@@ -24,10 +24,12 @@ class Row:
     error: str | None = None
 
     def median(self, attr: str) -> float | None:
-        values = [getattr(s, attr) for s in self.runs]
-        if self.error or None in values or not values:
+        """Median over runs of a Sample field; None if failed or not measured."""
+        values: list[float | None] = [getattr(s, attr) for s in self.runs]
+        clean = [v for v in values if v is not None]
+        if self.error or not clean or len(clean) < len(values):
             return None
-        return statistics.median(values)
+        return statistics.median(clean)
 
 
 Results = list[tuple[Scenario, list[Row]]]
@@ -111,14 +113,16 @@ def markdown(suite: Suite, env: Environment, results: Results) -> str:
         f"for every run; median of {env.runs} run(s). "
         "Expect ±10–15 % run-to-run noise.",
         "",
-        "Targets (informational, no pass/fail):",
-        "",
     ]
-    for t in suite.targets:
+    ran = {s.name for s, _ in results}
+    targets = [t for t in suite.targets if t.scenario in ran]
+    if targets:
+        lines += ["Targets (informational, no pass/fail):", ""]
+    for t in targets:
         got = ratio(rps.get((t.scenario, REFERENCE)), rps.get((t.scenario, t.peer)))
         goal = f"{REFERENCE} ≥ {t.ratio:.1f}× {t.peer}"
         lines.append(f"- {t.scenario}: {goal} — measured {got}")
-    lines.append("")
+    lines += [""] if targets else []
     for scenario, rows in results:
         lines += table(scenario, rows)
     lines += ["Servers:", ""]

@@ -35,7 +35,13 @@ ensure_apt_tools() {
 ensure_venv() {
     if [[ ! -x "$PY" ]]; then
         log "creating $VENV"
-        python3 -m venv "$VENV"
+        if ! python3 -m venv "$VENV"; then
+            log "python3 -m venv failed; installing python3-venv from apt"
+            as_root apt-get update -qq
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+            rm -rf "$VENV"
+            python3 -m venv "$VENV"
+        fi
     fi
     local stamp="$VENV/.peers-installed"
     if [[ ! -f "$stamp" || "$BENCH_DIR/requirements.txt" -nt "$stamp" ]]; then
@@ -60,4 +66,4 @@ ensure_venv() {
 ensure_apt_tools
 ensure_venv
 cd "$REPO_DIR"
-exec "$PY" "$BENCH_DIR/bench.py" "$@"
+exec "$PY" bench/bench.py "$@"

@@ -68,7 +68,7 @@ def body_is(expected: bytes) -> Callable[[bytes], bool]:
 def json_is(expected: object) -> Callable[[bytes], bool]:
     def check(body: bytes) -> bool:
         try:
-            return json.loads(body) == expected
+            return bool(json.loads(body) == expected)
         except ValueError:
             return False
 

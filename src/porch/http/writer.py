@@ -35,10 +35,11 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
 
 def status_line(status: int) -> bytes:
     """The status line for `status` (a three-digit code)."""
-    line = _STATUS_LINES.get(status)
+    valid = isinstance(status, int) and not isinstance(status, bool)
+    line = _STATUS_LINES.get(status) if valid else None
     if line is None:
-        if not isinstance(status, int) or not 100 <= status <= 999:
-            raise ResponseError(f"invalid HTTP status code {status!r}")
+        if not valid or not 100 <= status <= 599:
+            raise ResponseError(f"invalid HTTP status code {status!r} (RFC 9110: 100 to 599)")
         line = b"HTTP/1.1 %d \r\n" % status
     return line
 

@@ -11,17 +11,18 @@ __all__ = ["escape", "log_access", "logger"]
 
 logger = logging.getLogger("porch.access")
 
-# Control characters, DEL, the quote and the backslash are written as escapes so that request
-# data can never forge a log line or a field.
-_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
+# Control characters, DEL, bytes beyond ASCII, the quote and the backslash are written as
+# escapes, so request data can never forge a log line or a field, and every escape is
+# unambiguous (a literal backslash is doubled).
+_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0x100)]}
 _ESCAPES[ord('"')] = '\\"'
 _ESCAPES[ord("\\")] = "\\\\"
 
 
 def escape(data: bytes | str) -> str:
-    """Request data made safe for a log line (non-ASCII bytes appear as \\xNN too)."""
+    """Request data made safe for a log line: ``\\xNN`` for control and non-ASCII bytes."""
     if isinstance(data, bytes):
-        data = data.decode("ascii", "backslashreplace")
+        data = data.decode("latin-1")
     return data.translate(_ESCAPES)
 
 

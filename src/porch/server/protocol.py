@@ -250,7 +250,12 @@ class HTTPProtocol(asyncio.Protocol):
             return
         streaming = self._send(request, response)
         if streaming is not None:
-            self.state.track(self.state.loop.create_task(streaming))
+            self.state.track(self.state.loop.create_task(self._then_pump(streaming)))
+
+    async def _then_pump(self, sending: Coroutine[Any, Any, None]) -> None:
+        """Send a body that needs awaiting, then answer the requests queued behind it."""
+        await sending
+        self._pump()
 
     async def _finish_app(
         self, request: Request, coro: Coroutine[Any, Any, Any], first: Any
@@ -295,6 +300,12 @@ class HTTPProtocol(asyncio.Protocol):
             response = _internal_error()
         if response.stream is not None:
             response = self._prepare_stream(request, response)
+        status = response.status
+        if type(status) is not int and (not isinstance(status, int) or isinstance(status, bool)):
+            status = 0
+        if not 100 <= status <= 599:
+            logger.error("The app's response has an invalid status %r", response.status)
+            response = _internal_error()
         keep_alive = request.keep_alive and not self.state.draining
         body = request._body
         if body is not None and not body.done:
