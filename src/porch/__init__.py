@@ -24,6 +24,7 @@ from porch.response import (
     StreamingResponse,
 )
 from porch.server import Server, run
+from porch.static import FileResponse, StaticFiles
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,9 @@ __all__ = [
     "PlainTextResponse",
     "RedirectResponse",
     "StreamingResponse",
+    "FileResponse",
+    # static files
+    "StaticFiles",
     # data structures
     "Headers",
     "MutableHeaders",

@@ -69,3 +69,98 @@ def serve(app: str, app_dir: str, **options: Any) -> None:
         Server(target, config).run()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("-b", "--bind", "bind", default=None, help="Same as --host (as in http.server).")
+@click.option(
+    "--listing/--no-listing",
+    default=True,
+    show_default=True,
+    help="Show a listing page for folders without index.html.",
+)
+@click.option(
+    "--index",
+    default="index.html",
+    show_default=True,
+    help="File served for a folder URL; empty to turn off.",
+)
+@click.option(
+    "--dotfiles/--no-dotfiles",
+    default=False,
+    show_default=True,
+    help="Serve files and folders whose name starts with a dot.",
+)
+@click.option(
+    "--follow-symlinks/--no-follow-symlinks",
+    default=False,
+    show_default=True,
+    help="Follow symlinks that point outside DIRECTORY.",
+)
+@click.option(
+    "--max-age",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Send Cache-Control: public, max-age=N.",
+)
+@click.option(
+    "--immutable-hashed/--no-immutable-hashed",
+    default=False,
+    show_default=True,
+    help="Cache names with a content hash (app.3f9a2c1b.js) for a year, immutable.",
+)
+@click.option(
+    "--precompressed/--no-precompressed",
+    default=True,
+    show_default=True,
+    help="Serve NAME.br / NAME.gz siblings to clients that accept them.",
+)
+@click.option(
+    "--gzip/--no-gzip",
+    "gzip_",
+    default=False,
+    show_default=True,
+    help="Compress small text files on the fly for clients that accept gzip.",
+)
+@config_options
+def static(
+    directory: str,
+    bind: str | None,
+    listing: bool,
+    index: str,
+    dotfiles: bool,
+    follow_symlinks: bool,
+    max_age: int | None,
+    immutable_hashed: bool,
+    precompressed: bool,
+    gzip_: bool,
+    **options: Any,
+) -> None:
+    """Serve the files of DIRECTORY (default: the current folder) on port 8000.
+
+    The production replacement for `python -m http.server`: ranges, ETags, conditional
+    requests, sendfile, precompressed files, a listing page, and no way out of DIRECTORY.
+    """
+    from porch.server import Server
+    from porch.static import StaticFiles
+
+    if bind is not None:
+        options["host"] = bind
+    try:
+        config = Config.from_env(**options)
+        setup_logging(config.log_level, config.access_log)
+        app = StaticFiles(
+            directory,
+            index=index or None,
+            listing=listing,
+            dotfiles=dotfiles,
+            follow_symlinks=follow_symlinks,
+            max_age=max_age,
+            immutable_hashed=immutable_hashed,
+            precompressed=precompressed,
+            gzip=gzip_,
+        )
+        Server(app, config).run()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None

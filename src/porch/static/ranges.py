@@ -65,10 +65,12 @@ def _one_range(part: str, size: int) -> tuple[int, int] | None:
         suffix = int(last)
         return (max(size - suffix, 0), size - 1) if suffix > 0 and size > 0 else _EMPTY
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
-        return None
-    return (start, min(end, size - 1)) if start < size else _EMPTY
+    if last and int(last) < start:
+        return None  # "5-2" is invalid syntax: the whole header is ignored
+    if start >= size:
+        return _EMPTY
+    end = min(int(last), size - 1) if last else size - 1
+    return (start, end)
 
 
 def _digits(text: str) -> bool:
