@@ -9,6 +9,10 @@ PORT ?= 8000
 .PHONY: install demo test lint format bench clean
 
 $(STAMP): pyproject.toml
+	@# Browser tests drive Debian's chromium; install it when we may (root) and it is missing.
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+		|| echo "chromium not installed: browser tests will be skipped"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,dev]'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import os
 from collections.abc import AsyncIterator
 
 from porch import (
@@ -18,8 +19,12 @@ from porch import (
     PlainTextResponse,
     Request,
     Response,
+    StaticFiles,
     StreamingResponse,
 )
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+static = StaticFiles(os.path.join(HERE, "static"), prefix="/static", max_age=60)
 
 PAGES = [
     ("/plaintext", "GET", "the TechEmpower plaintext response"),
@@ -31,10 +36,14 @@ PAGES = [
     ("/slow?ms=300", "GET", "an app that awaits before answering"),
     ("/error", "GET", "an exception in the app: a 500, and the server carries on"),
     ("/teapot", "GET", "an HTTPError raised by the app"),
+    ("/static/", "GET", "static files: listing, ETags, ranges, precompressed .gz siblings"),
+    ("/static/hello.txt", "GET", "one static file (try a Range or If-None-Match)"),
 ]
 
 
 async def app(request: Request) -> Response:
+    if request.raw_path.startswith(b"/static/") or request.raw_path == b"/static":
+        return await static(request)
     handler = ROUTES.get(request.path)
     if handler is None:
         raise HTTPError(404, f"No page at {request.path}")
@@ -52,13 +61,7 @@ async def index(request: Request) -> Response:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>porch demo</title>
-<style>
-body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 48rem; margin: 2rem auto;
-       padding: 0 1rem; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-td {{ padding: .35rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
-code {{ background: #f3f3f3; padding: 0 .25rem; border-radius: 3px; }}
-</style></head>
+<link rel="stylesheet" href="/static/demo.css"></head>
 <body>
 <h1>porch is running</h1>
 <p>A native porch app is one coroutine: <code>async def app(request) -&gt; Response</code>.

@@ -34,3 +34,22 @@ def test_pages_do_what_they_say(serve):
         assert client.get("/stream?n=0").status_code == 400
         assert client.get("/nope").status_code == 404
         assert client.get("/echo").headers["allow"] == "POST"
+
+
+def test_static_assets_are_served_by_the_static_engine(serve):
+    with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
+        css = client.get("/static/demo.css", headers={"accept-encoding": "gzip"})
+        assert css.status_code == 200
+        assert css.headers["content-encoding"] == "gzip"
+        assert "max-age=60" in css.headers["cache-control"]
+        assert b"system-ui" in css.content  # httpx decodes the gzip body
+        again = client.get(
+            "/static/demo.css",
+            headers={"if-none-match": css.headers["etag"], "accept-encoding": "gzip"},
+        )
+        assert again.status_code == 304
+        part = client.get("/static/hello.txt", headers={"range": "bytes=0-4"})
+        assert part.status_code == 206
+        assert part.content == b"porch"
+        assert client.get("/static").headers["location"] == "/static/"
+        assert client.get("/static/../demo.py").status_code == 404
