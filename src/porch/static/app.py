@@ -283,7 +283,7 @@ def _negotiate(found: _File, accepted: str, ranged: bool) -> Representation:
     for item in accepted.split(","):
         name, _, params = item.strip().partition(";")
         q = 1.0
-        params = params.strip()
+        params = params.strip().lower()
         if params.startswith("q="):
             try:
                 q = float(params[2:])

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+from porch.datastructures import FRAMING_HEADERS
 from porch.errors import HTTPError
 from porch.request import Request
 from porch.response import FileBody, HeadersInit, Response
@@ -241,7 +242,8 @@ class FileResponse(Response):
             raise HTTPError(404, "Not Found") from None
         if not os.path.isfile(path):
             raise HTTPError(404, "Not Found")
-        extra = self.headers.items()
+        # Framing is the server's business: an app's Content-Length would be wrong for a range.
+        extra = [(n, v) for n, v in self.headers.items() if n not in FRAMING_HEADERS]
         if filename is not None:
             extra.append(("content-disposition", _disposition(filename, inline)))
         media = media_type or content_type(filename or os.path.basename(path))
@@ -249,10 +251,13 @@ class FileResponse(Response):
         self.stream: Any = _Deferred()
 
     def for_request(self, request: Request) -> Response:
-        response = respond(request, self._rep, request_fields(request))
-        if self.status != 200 and response.status == 200:
+        if self.status != 200:
+            # An error page or other status sends the whole file, whatever the request asks:
+            # ranges and preconditions apply to a 200 only (RFC 9110 13.2.1, 14.2).
+            response = respond(request, self._rep, {})
             response.status = self.status
-        return response
+            return response
+        return respond(request, self._rep, request_fields(request))
 
 
 def _disposition(filename: str, inline: bool) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
 
 __all__ = ["Conditions", "etag_for", "evaluate", "http_date", "if_range_allows", "parse_date"]
@@ -24,8 +25,8 @@ def parse_date(value: str) -> float | None:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if parsed.tzinfo is None:
-        return None
+    if parsed.tzinfo is None:  # asctime has no zone; HTTP dates are all GMT
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
 
 
