@@ -117,8 +117,8 @@ def measure(server_name: str, scenario: Scenario, duration: float) -> Row:
                 raise BenchError(f"unexpected body {body[:60]!r}")
             row.notes = header_notes(headers)
             url = f"http://127.0.0.1:{launch.port}{scenario.path}"
-            run_wrk(url, WARMUP_S, scenario.pipeline)
-            sample = run_wrk(url, duration, scenario.pipeline)
+            run_wrk(url, WARMUP_S, scenario.pipeline, scenario.connections)
+            sample = run_wrk(url, duration, scenario.pipeline, scenario.connections)
             if proc.poll() is not None:
                 raise BenchError(f"died during the run: {log_tail(log)}")
             row.runs.append(sample)

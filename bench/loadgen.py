@@ -65,8 +65,10 @@ def parse_wrk(out: str, latency: bool = True) -> Sample:
     )
 
 
-def wrk_command(url: str, duration: float, pipeline: int) -> list[str]:
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration:g}s", "--latency"]
+def wrk_command(
+    url: str, duration: float, pipeline: int, connections: int | None = None
+) -> list[str]:
+    cmd = ["wrk", "-t1", f"-c{connections or CONNECTIONS}", f"-d{duration:g}s", "--latency"]
     if pipeline > 1:
         cmd += ["-s", str(BENCH_DIR / "pipeline.lua"), url, "--", str(pipeline)]
     else:
@@ -74,8 +76,8 @@ def wrk_command(url: str, duration: float, pipeline: int) -> list[str]:
     return cmd
 
 
-def run_wrk(url: str, duration: float, pipeline: int) -> Sample:
-    cmd = pinned(CLIENT_CPU) + wrk_command(url, duration, pipeline)
+def run_wrk(url: str, duration: float, pipeline: int, connections: int | None = None) -> Sample:
+    cmd = pinned(CLIENT_CPU) + wrk_command(url, duration, pipeline, connections)
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
     except subprocess.TimeoutExpired as exc:

@@ -42,6 +42,7 @@ def ratio(a: float | None, b: float | None) -> str:
 def table(scenario: Scenario, rows: list[Row]) -> list[str]:
     ref = next((r.median("rps") for r in rows if r.server == REFERENCE), None)
     depth = f", {scenario.pipeline} pipelined" if scenario.pipeline > 1 else ""
+    depth += f", wrk -c{scenario.connections}" if scenario.connections else ""
     out = [
         f"## {scenario.name} — GET {scenario.path}{depth}",
         "",
@@ -107,7 +108,8 @@ def markdown(suite: Suite, env: Environment, results: Results) -> str:
         "",
         f"Servers pinned to core {SERVER_CPU}, wrk to core {CLIENT_CPU}: "
         f"`{' '.join(wrk_command('URL', env.duration_s, 1))}` "
-        f"after a {WARMUP_S} s warm-up; pipelined tables add "
+        f"after a {WARMUP_S} s warm-up (a table that names `wrk -cN` used N connections); "
+        "pipelined tables add "
         "`-s bench/pipeline.lua URL -- 16` and show no latency (wrk's latency "
         "statistics are not valid under pipelining). Each server is restarted "
         f"for every run; median of {env.runs} run(s). "
@@ -141,6 +143,7 @@ def as_json(suite: Suite, env: Environment, results: Results) -> str:
                 "name": s.name,
                 "path": s.path,
                 "pipeline": s.pipeline,
+                "connections": s.connections or CONNECTIONS,
                 "rows": [asdict(r) | {k: r.median(k) for k in medians} for r in rows],
             }
             for s, rows in results

@@ -7,7 +7,9 @@ A new suite (static files, framework, ASGI/WSGI hosting, workers, ...) is a new
 
 from __future__ import annotations
 
+import functools
 import json
+import random
 import shutil
 import sys
 from collections.abc import Callable
@@ -43,6 +45,7 @@ class Scenario:
     servers: tuple[str, ...]
     pipeline: int = 1  # requests per write; >1 uses bench/pipeline.lua
     check: Callable[[bytes], bool] | None = None  # validates the body once
+    connections: int | None = None  # wrk -c; None: the default (loadgen.CONNECTIONS)
 
 
 @dataclass(frozen=True)
@@ -75,20 +78,46 @@ def json_is(expected: object) -> Callable[[bytes], bool]:
     return check
 
 
+# --- the static suite's files -------------------------------------------------
+
+STATIC_FILES = {"/1k.bin": 1024, "/10m.bin": 10 * 1024 * 1024}  # request path -> size
+STATIC_SEED = 20261125
+
+
+@functools.cache
+def static_bytes(path: str) -> bytes:
+    """The content served at `path`: random bytes (incompressible), the same in every run."""
+    return random.Random(STATIC_SEED + STATIC_FILES[path]).randbytes(STATIC_FILES[path])
+
+
+def static_root(launch: Launch) -> Path:
+    """Write the static suite's files into a new folder in this start's temp dir."""
+    root = launch.workdir / "www"
+    root.mkdir()
+    for path in STATIC_FILES:
+        (root / path.lstrip("/")).write_bytes(static_bytes(path))
+    return root
+
+
+def static_body(path: str) -> Callable[[bytes], bool]:
+    return lambda body: body == static_bytes(path)  # lazy: no 10 MiB at import
+
+
+def _static(launch: Launch) -> bool:
+    """Whether this start serves the static suite (the same server names serve both suites,
+    so that ratios and targets compare with `porch` and `nginx` in each)."""
+    return launch.path in STATIC_FILES
+
+
 # --- servers -----------------------------------------------------------------
 
 
 def _porch(launch: Launch) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "porch",
-        "serve",
-        "bench.apps.porch_native:app",
-        "--port",
-        str(launch.port),
-        "--no-access-log",
-    ]
+    if _static(launch):
+        app = ["static", str(static_root(launch))]
+    else:
+        app = ["serve", "bench.apps.porch_native:app"]
+    return [sys.executable, "-m", "porch", *app, "--port", str(launch.port), "--no-access-log"]
 
 
 def _uvicorn(launch: Launch) -> list[str]:
@@ -129,22 +158,31 @@ http {{
     scgi_temp_path {dir}/scgi;
     server {{
         listen 127.0.0.1:{port};
-        location = /plaintext {{
-            default_type text/plain;
-            return 200 "Hello, World!";
-        }}
-        location = /json {{
-            default_type application/json;
-            return 200 '{{"message":"Hello, World!"}}';
-        }}
+{site}
     }}
 }}
 """
+_NGINX_RETURN = """\
+        location = /plaintext {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+        location = /json {
+            default_type application/json;
+            return 200 '{"message":"Hello, World!"}';
+        }"""
+_NGINX_STATIC = """\
+        root {root};
+        sendfile on;"""
 
 
 def _nginx(launch: Launch) -> list[str]:
     conf = launch.workdir / "nginx.conf"
-    conf.write_text(_NGINX_CONF.format(dir=launch.workdir, port=launch.port))
+    if _static(launch):
+        site = _NGINX_STATIC.format(root=static_root(launch))
+    else:
+        site = _NGINX_RETURN
+    conf.write_text(_NGINX_CONF.format(dir=launch.workdir, port=launch.port, site=site))
     # -e keeps nginx from touching the system error log before it reads conf.
     return [
         shutil.which("nginx") or "/usr/sbin/nginx",
@@ -157,6 +195,17 @@ def _nginx(launch: Launch) -> list[str]:
     ]
 
 
+def _http_server(launch: Launch) -> list[str]:
+    root = str(static_root(launch))
+    port = str(launch.port)
+    return [sys.executable, "-m", "http.server", port, "--directory", root, "--bind", "127.0.0.1"]
+
+
+def _aiohttp_static(launch: Launch) -> list[str]:
+    script = BENCH_DIR / "apps" / "aiohttp_static.py"
+    return [sys.executable, str(script), str(launch.port), str(static_root(launch))]
+
+
 def _raw(launch: Launch) -> list[str]:
     kind = "json" if launch.path == "/json" else "plaintext"
     script = BENCH_DIR / "apps" / "raw_protocol.py"
@@ -166,17 +215,36 @@ def _raw(launch: Launch) -> list[str]:
 SERVERS: dict[str, Server] = {
     s.name: s
     for s in (
-        Server("porch", "porch, native app (bench/apps/porch_native.py)", _porch),
+        Server(
+            "porch",
+            "porch, native app (bench/apps/porch_native.py); suite `static`: `porch static DIR`",
+            _porch,
+        ),
         Server(
             "uvicorn",
             "uvicorn + httptools + uvloop, bare ASGI app (bench/apps/asgi_bare.py)",
             _uvicorn,
         ),
-        Server("nginx", "nginx, 1 process, `return 200` from config", _nginx),
+        Server(
+            "nginx",
+            "nginx, 1 process, `return 200` from config; "
+            "suite `static`: `root DIR`, `sendfile on`",
+            _nginx,
+        ),
         Server(
             "raw",
             "asyncio Protocol on uvloop, no parsing (bench/apps/raw_protocol.py)",
             _raw,
+        ),
+        Server(
+            "http.server",
+            "`python -m http.server` (stdlib; logs every request to stderr)",
+            _http_server,
+        ),
+        Server(
+            "aiohttp",
+            "aiohttp `web.static`, default asyncio loop (bench/apps/aiohttp_static.py)",
+            _aiohttp_static,
         ),
     )
 }
@@ -186,6 +254,7 @@ SERVERS: dict[str, Server] = {
 _HELLO = body_is(b"Hello, World!")
 _MESSAGE = json_is({"message": "Hello, World!"})
 _ALL = ("porch", "uvicorn", "nginx", "raw")
+_STATIC = ("porch", "http.server", "aiohttp", "nginx")
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -203,6 +272,17 @@ SUITES: dict[str, Suite] = {
                 Target("json", "uvicorn", 1.8),
                 Target("plaintext-pipelined", "nginx", 1.0),
                 Target("json-pipelined", "nginx", 1.0),
+            ),
+        ),
+        Suite(
+            "static",
+            scenarios=tuple(
+                Scenario(name, path, _STATIC, check=static_body(path), connections=16)
+                for name, path in (("static-1k", "/1k.bin"), ("static-10m", "/10m.bin"))
+            ),
+            targets=(
+                Target("static-1k", "nginx", 0.5),
+                Target("static-10m", "nginx", 0.9),
             ),
         ),
     )

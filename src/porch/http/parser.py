@@ -221,7 +221,12 @@ class RequestParser:
         method = _METHODS.get(raw_method) or raw_method.decode("ascii")
         if method == "CONNECT":
             self._raise(501, "CONNECT is not supported: porch is not a proxy")
-        path, query, host = self._target(method)
+        url = self._url
+        if url[:1] == b"/" and b"#" not in url:  # origin-form, by far the most common
+            path, _, query = url.partition(b"?")
+            host = None
+        else:
+            path, query, host = self._target(method)
         watched = self._watched
         host_field = watched.get(b"host")
         if host_field is None:

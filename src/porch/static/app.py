@@ -10,6 +10,7 @@ files come from memory, large ones go out with sendfile.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 import stat
@@ -23,6 +24,7 @@ from porch.static.files import Representation, request_fields, respond, signatur
 from porch.static.listing import Entry, render_html, render_json
 from porch.static.mime import content_type, is_compressible
 from porch.static.paths import clean_segments, is_inside, segments_to_url
+from porch.static.validators import Conditions, evaluate
 
 __all__ = ["StaticFiles"]
 
@@ -179,15 +181,26 @@ class StaticFiles:
         except OSError:
             raise HTTPError(404, "Not Found") from None
         url_path = (self.prefix.decode("utf-8") + segments_to_url(segments, True)) or "/"
-        accept = request.headers.get("accept", "")
-        headers = {"cache-control": "no-cache", "x-content-type-options": "nosniff"}
-        if _prefers_json(accept):
-            return Response(render_json(url_path, entries), 200, headers, "application/json")
-        query = request.query
-        key = query.get("sort", "name")
-        descending = query.get("order", "asc") == "desc"
-        headers["content-security-policy"] = _LISTING_CSP
-        return Response(render_html(url_path, entries, key, descending), 200, headers, "text/html")
+        headers = {
+            "cache-control": "no-cache",
+            "x-content-type-options": "nosniff",
+            "vary": "accept",  # HTML or JSON, by Accept
+        }
+        if _prefers_json(request.headers.get("accept", "")):
+            body, media = render_json(url_path, entries), "application/json"
+        else:
+            query = request.query
+            key = query.get("sort", "name")
+            descending = query.get("order", "asc") == "desc"
+            body = render_html(url_path, entries, key, descending).encode("utf-8")
+            media = "text/html"
+            headers["content-security-policy"] = _LISTING_CSP
+        # A strong validator of this exact page, so revalidation costs a 304, not the page.
+        headers["etag"] = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+        matches = request.headers.get("if-none-match")
+        if matches is not None and evaluate(Conditions(None, matches), headers["etag"], 0) == 304:
+            return Response(b"", 304, headers)
+        return Response(body, 200, headers, media)
 
     # representations ---------------------------------------------------------------------
 
