@@ -1,0 +1,1 @@
+"""The framework (in progress): routing first; App, blueprints and validation build on it."""
