@@ -25,10 +25,13 @@ from porch.response import (
 )
 from porch.server import Server, run
 from porch.static import FileResponse, StaticFiles
+from porch.web import App
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # the framework
+    "App",
     # the native contract
     "Request",
     "Response",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import signal
@@ -82,7 +83,12 @@ class Server:
         if self._stop_requested:
             self._stop.set()
         state = self._state = ServerState(self.app, self.config, loop)
-        servers = await self._bind(loop, state)
+        await self._app_hook("startup")
+        try:
+            servers = await self._bind(loop, state)
+        except BaseException:
+            await self._app_hook("shutdown")
+            raise
         for server in servers:
             for sock in server.sockets:
                 self.addresses.append(_describe(sock))
@@ -96,6 +102,7 @@ class Server:
         try:
             await self._stop.wait()
             await self._shutdown(servers, state)
+            await self._app_hook("shutdown")
         finally:
             self._loop = None
             ticker[0].cancel()
@@ -105,6 +112,18 @@ class Server:
             if self.config.uds and os.path.exists(self.config.uds):
                 with contextlib.suppress(OSError):
                     os.unlink(self.config.uds)
+
+    async def _app_hook(self, name: str) -> None:
+        """Run the app's ``startup()`` / ``shutdown()`` coroutine, if it has one."""
+        hook = getattr(self.app, name, None)
+        if hook is None or not inspect.iscoroutinefunction(hook):
+            return
+        try:
+            await hook()
+        except Exception as exc:
+            logger.error("App %s failed", name, exc_info=exc)
+            if name == "startup":
+                raise ConfigError(f"the app's startup failed: {exc!r}") from exc
 
     def _on_signal(self, sig: int) -> None:
         assert self._stop is not None and self._force is not None

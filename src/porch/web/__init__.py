@@ -1,1 +1,6 @@
-"""The framework (in progress): routing first; App, blueprints and validation build on it."""
+"""The framework: `App` with routing, handlers, hooks, middleware and error handlers."""
+
+from porch.web.app import App
+from porch.web.routing import Converter, Router
+
+__all__ = ["App", "Converter", "Router"]

@@ -1,0 +1,236 @@
+"""`porch.App`: routes, hooks, middleware and error handlers over the native contract.
+
+The app is itself a native porch app (``async def __call__(request) -> Response``), so the
+server calls it directly. Everything is registered before serving; `freeze()` (called at
+start-up, or by the first request) compiles the router, each handler's call plan and the
+middleware chain, and any registration after that is an error.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from porch.errors import HTTPError
+from porch.request import Request, State
+from porch.response import JSONResponse, RedirectResponse, Response
+from porch.web.handlers import Invoker, compile_handler, to_response
+from porch.web.routing import RedirectSlash, Router
+
+__all__ = ["App"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Handler = Callable[[Request], Awaitable[Response]]
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+
+
+class App:
+    """A web application.
+
+    ``app = porch.App()``, then ``@app.get("/users/{id:int}")`` on handlers, ``app.run()`` for
+    development or ``porch serve module:app``. Handlers may be ``async def`` or plain ``def``
+    (run in a bounded thread pool of `max_threads`, never on the event loop).
+    """
+
+    __porch_native__ = True
+
+    def __init__(self, *, max_threads: int | None = None) -> None:
+        self.router = Router()
+        self.state = State()
+        self.frozen = False
+        self._max_threads = max_threads or min(32, (os.cpu_count() or 1) + 4)
+        self._executor: ThreadPoolExecutor | None = None
+        self._invokers: dict[int, Invoker] = {}
+        self._middleware: list[Middleware] = []
+        self._before: list[Callable[[Request], Awaitable[Any]]] = []
+        self._after: list[Callable[[Request, Response], Awaitable[Any]]] = []
+        self._errors: dict[type[BaseException] | int, Callable[..., Awaitable[Any]]] = {}
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown: list[Callable[[], Awaitable[None]]] = []
+        self._chain: Handler = self._dispatch
+
+    # registering -------------------------------------------------------------------------
+
+    def route(
+        self, path: str, methods: list[str] | tuple[str, ...] = ("GET",), name: str | None = None
+    ) -> Callable[[F], F]:
+        """Register the decorated handler for `path` and `methods`."""
+
+        def register(func: F) -> F:
+            self._check_open("add a route")
+            self.router.add(path, func, methods, name)
+            return func
+
+        return register
+
+    def get(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("GET",), name)
+
+    def post(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("POST",), name)
+
+    def put(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("PUT",), name)
+
+    def patch(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("PATCH",), name)
+
+    def delete(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("DELETE",), name)
+
+    def middleware(self, func: F) -> F:
+        """``async def mw(request, call_next) -> Response``; the first registered runs
+        outermost."""
+        self._check_open("add middleware")
+        self._middleware.append(func)
+        return func
+
+    def before_request(self, func: F) -> F:
+        """Runs before routing; a non-None return value is the response."""
+        self._check_open("add a hook")
+        self._before.append(_as_async(func))
+        return func
+
+    def after_request(self, func: F) -> F:
+        """``hook(request, response)``; may return a replacement response."""
+        self._check_open("add a hook")
+        self._after.append(_as_async(func))
+        return func
+
+    def error_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
+        """Handle an exception type (and its subclasses) or an HTTP status:
+        ``handler(request, exc)`` returns what a route handler may return."""
+
+        def register(func: F) -> F:
+            self._check_open("add an error handler")
+            self._errors[key] = _as_async(func)
+            return func
+
+        return register
+
+    def on_startup(self, func: F) -> F:
+        self._check_open("add a start-up hook")
+        self._startup.append(_as_async(func))
+        return func
+
+    def on_shutdown(self, func: F) -> F:
+        self._check_open("add a shut-down hook")
+        self._shutdown.append(_as_async(func))
+        return func
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        return self.router.url_for(name, **params)
+
+    def _check_open(self, what: str) -> None:
+        if self.frozen:
+            raise RuntimeError(f"cannot {what}: the app is already serving")
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Compile routes, handler plans and the middleware chain; later changes are errors."""
+        if self.frozen:
+            return
+        self.router.freeze()
+        executor = self._executor = ThreadPoolExecutor(
+            max_workers=self._max_threads, thread_name_prefix="porch-handler"
+        )
+        for route in self.router.routes:
+            self._invokers[id(route)] = compile_handler(route.endpoint, route.params, executor)
+        chain: Handler = self._dispatch
+        for middleware in reversed(self._middleware):
+            chain = _link(middleware, chain)
+        self._chain = chain
+        self.frozen = True
+
+    async def startup(self) -> None:
+        """Called by the server before it listens."""
+        self.freeze()
+        for hook in self._startup:
+            await hook()
+
+    async def shutdown(self) -> None:
+        """Called by the server after the last request."""
+        for hook in self._shutdown:
+            await hook()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve with porch's server until SIGINT/SIGTERM (development and small sites)."""
+        from porch.config import Config
+        from porch.server import Server
+
+        Server(self, Config.from_env(host=host, port=port, **options)).run()
+
+    # serving ---------------------------------------------------------------------------------
+
+    async def __call__(self, request: Request) -> Response:
+        if not self.frozen:
+            self.freeze()
+        try:
+            return await self._chain(request)
+        except Exception as exc:
+            return await self._handle_error(request, exc)
+
+    async def _dispatch(self, request: Request) -> Response:
+        for hook in self._before:
+            early = await hook(request)
+            if early is not None:
+                return to_response(early)
+        try:
+            match = self.router.match(request.method, request.path)
+        except RedirectSlash as redirect:
+            location = redirect.location
+            if request.query_string:
+                location += "?" + request.query_string.decode("ascii")
+            return RedirectResponse(location, 308)
+        except HTTPError as exc:
+            if request.method == "OPTIONS" and exc.status == 405:
+                return Response(b"", 204, exc.headers)
+            raise
+        response = to_response(await self._invokers[id(match.route)](request, match.params))
+        for after in self._after:
+            replaced = await after(request, response)
+            if replaced is not None:
+                response = to_response(replaced)
+        return response
+
+    async def _handle_error(self, request: Request, exc: Exception) -> Response:
+        handler = None
+        if isinstance(exc, HTTPError):
+            handler = self._errors.get(exc.status)
+        if handler is None:
+            for kind in type(exc).__mro__:
+                handler = self._errors.get(kind)
+                if handler is not None:
+                    break
+        if handler is not None:
+            return to_response(await handler(request, exc))
+        if isinstance(exc, HTTPError):
+            errors = getattr(exc, "errors", None)
+            if errors is not None:
+                return JSONResponse({"detail": errors}, exc.status, exc.headers)
+            return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")
+        raise exc  # the server logs it with its traceback and answers 500
+
+
+def _link(middleware: Middleware, call_next: Handler) -> Handler:
+    async def call(request: Request) -> Response:
+        return await middleware(request, call_next)
+
+    return call
+
+
+def _as_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Hooks may be plain functions; they run on the loop, so they must not block."""
+    if inspect.iscoroutinefunction(func):
+        return func
+
+    async def call(*args: Any) -> Any:
+        return func(*args)
+
+    return call
