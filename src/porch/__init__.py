@@ -25,13 +25,14 @@ from porch.response import (
 )
 from porch.server import Server, run
 from porch.static import FileResponse, StaticFiles
-from porch.web import App
+from porch.web import App, Blueprint
 
 __version__ = "0.1.0"
 
 __all__ = [
     # the framework
     "App",
+    "Blueprint",
     # the native contract
     "Request",
     "Response",

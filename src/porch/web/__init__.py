@@ -1,6 +1,7 @@
 """The framework: `App` with routing, handlers, hooks, middleware and error handlers."""
 
 from porch.web.app import App
+from porch.web.blueprints import Blueprint
 from porch.web.routing import Converter, Router
 
-__all__ = ["App", "Converter", "Router"]
+__all__ = ["App", "Blueprint", "Converter", "Router"]

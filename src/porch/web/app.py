@@ -8,7 +8,6 @@ middleware chain, and any registration after that is an error.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,14 +16,14 @@ from typing import Any, TypeVar
 from porch.errors import HTTPError
 from porch.request import Request, State
 from porch.response import JSONResponse, RedirectResponse, Response
+from porch.web.blueprints import Blueprint, Scope, scoped
+from porch.web.chain import Handler, Hook, Middleware, as_async, find_handler, link
 from porch.web.handlers import Invoker, compile_handler, to_response
 from porch.web.routing import RedirectSlash, Router
 
 __all__ = ["App"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Handler = Callable[[Request], Awaitable[Response]]
-Middleware = Callable[[Request, Handler], Awaitable[Response]]
 
 
 class App:
@@ -47,7 +46,8 @@ class App:
         self._middleware: list[Middleware] = []
         self._before: list[Callable[[Request], Awaitable[Any]]] = []
         self._after: list[Callable[[Request, Response], Awaitable[Any]]] = []
-        self._errors: dict[type[BaseException] | int, Callable[..., Awaitable[Any]]] = {}
+        self._errors: dict[type[BaseException] | int, Hook] = {}
+        self._scopes: dict[int, tuple[Scope, ...]] = {}  # route id -> its blueprints
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._chain: Handler = self._dispatch
@@ -60,11 +60,32 @@ class App:
         """Register the decorated handler for `path` and `methods`."""
 
         def register(func: F) -> F:
-            self._check_open("add a route")
-            self.router.add(path, func, methods, name)
+            self.add_route(path, func, methods, name)
             return func
 
         return register
+
+    def add_route(
+        self,
+        path: str,
+        func: Callable[..., Any],
+        methods: list[str] | tuple[str, ...] = ("GET",),
+        name: str | None = None,
+        scopes: tuple[Scope, ...] = (),
+    ) -> None:
+        """Register `func` for `path` (what the decorators and blueprints call)."""
+        self._check_open("add a route")
+        route = self.router.add(path, func, methods, name)
+        if scopes:
+            self._scopes[id(route)] = scopes
+
+    def include(self, blueprint: Blueprint, url_prefix: str | None = None) -> None:
+        """Add a blueprint's routes under its prefix (or `url_prefix`)."""
+        self._check_open("include a blueprint")
+        prefix = blueprint.url_prefix if url_prefix is None else url_prefix
+        blueprint.register(self, prefix, "", ())
+
+    register_blueprint = include
 
     def get(self, path: str, name: str | None = None) -> Callable[[F], F]:
         return self.route(path, ("GET",), name)
@@ -91,13 +112,13 @@ class App:
     def before_request(self, func: F) -> F:
         """Runs before routing; a non-None return value is the response."""
         self._check_open("add a hook")
-        self._before.append(_as_async(func))
+        self._before.append(as_async(func))
         return func
 
     def after_request(self, func: F) -> F:
         """``hook(request, response)``; may return a replacement response."""
         self._check_open("add a hook")
-        self._after.append(_as_async(func))
+        self._after.append(as_async(func))
         return func
 
     def error_handler(self, key: type[BaseException] | int) -> Callable[[F], F]:
@@ -106,19 +127,19 @@ class App:
 
         def register(func: F) -> F:
             self._check_open("add an error handler")
-            self._errors[key] = _as_async(func)
+            self._errors[key] = as_async(func)
             return func
 
         return register
 
     def on_startup(self, func: F) -> F:
         self._check_open("add a start-up hook")
-        self._startup.append(_as_async(func))
+        self._startup.append(as_async(func))
         return func
 
     def on_shutdown(self, func: F) -> F:
         self._check_open("add a shut-down hook")
-        self._shutdown.append(_as_async(func))
+        self._shutdown.append(as_async(func))
         return func
 
     def url_for(self, name: str, /, **params: Any) -> str:
@@ -139,10 +160,12 @@ class App:
             max_workers=self._max_threads, thread_name_prefix="porch-handler"
         )
         for route in self.router.routes:
-            self._invokers[id(route)] = compile_handler(route.endpoint, route.params, executor)
+            invoker = compile_handler(route.endpoint, route.params, executor)
+            scopes = self._scopes.get(id(route))
+            self._invokers[id(route)] = scoped(invoker, scopes) if scopes else invoker
         chain: Handler = self._dispatch
         for middleware in reversed(self._middleware):
-            chain = _link(middleware, chain)
+            chain = link(middleware, chain)
         self._chain = chain
         self.frozen = True
 
@@ -200,14 +223,7 @@ class App:
         return response
 
     async def _handle_error(self, request: Request, exc: Exception) -> Response:
-        handler = None
-        if isinstance(exc, HTTPError):
-            handler = self._errors.get(exc.status)
-        if handler is None:
-            for kind in type(exc).__mro__:
-                handler = self._errors.get(kind)
-                if handler is not None:
-                    break
+        handler = find_handler(self._errors, exc)
         if handler is not None:
             return to_response(await handler(request, exc))
         if isinstance(exc, HTTPError):
@@ -216,21 +232,3 @@ class App:
                 return JSONResponse({"detail": errors}, exc.status, exc.headers)
             return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")
         raise exc  # the server logs it with its traceback and answers 500
-
-
-def _link(middleware: Middleware, call_next: Handler) -> Handler:
-    async def call(request: Request) -> Response:
-        return await middleware(request, call_next)
-
-    return call
-
-
-def _as_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """Hooks may be plain functions; they run on the loop, so they must not block."""
-    if inspect.iscoroutinefunction(func):
-        return func
-
-    async def call(*args: Any) -> Any:
-        return func(*args)
-
-    return call

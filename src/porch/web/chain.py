@@ -1,0 +1,49 @@
+"""Pieces shared by the app and its blueprints: hooks, middleware links, error lookup."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from porch.errors import HTTPError
+from porch.request import Request
+from porch.response import Response
+
+__all__ = ["Handler", "Hook", "Middleware", "as_async", "find_handler", "link"]
+
+Handler = Callable[[Request], Awaitable[Response]]
+Middleware = Callable[[Request, Handler], Awaitable[Response]]
+Hook = Callable[..., Awaitable[Any]]
+
+
+def as_async(func: Callable[..., Any]) -> Hook:
+    """Hooks may be plain functions; they run on the loop, so they must not block."""
+    if inspect.iscoroutinefunction(func):
+        return func
+
+    async def call(*args: Any) -> Any:
+        return func(*args)
+
+    return call
+
+
+def link(middleware: Middleware, call_next: Handler) -> Handler:
+    """``middleware(request, call_next)`` as a handler of one argument."""
+
+    async def call(request: Request) -> Response:
+        return await middleware(request, call_next)
+
+    return call
+
+
+def find_handler(handlers: dict[type[BaseException] | int, Hook], exc: Exception) -> Hook | None:
+    """The handler for `exc`: by status for an HTTPError, else along the exception's MRO."""
+    if not handlers:
+        return None
+    if isinstance(exc, HTTPError) and exc.status in handlers:
+        return handlers[exc.status]
+    for kind in type(exc).__mro__:
+        if kind in handlers:
+            return handlers[kind]
+    return None
