@@ -164,3 +164,43 @@ def static(
         Server(app, config).run()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("app")
+@click.option(
+    "--app-dir",
+    default=".",
+    show_default=True,
+    help="Folder put first on sys.path to import APP from.",
+)
+def routes(app: str, app_dir: str) -> None:
+    """List the routes of a porch.App given as module:attribute, in matching order."""
+    from porch.web import App
+
+    try:
+        target = load_app(app, app_dir)
+        if not isinstance(target, App):
+            raise ConfigError(f"'{app}' is a {type(target).__name__}, not a porch.App")
+        target.freeze()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = [
+        (
+            ", ".join(sorted(r.methods)),
+            r.path,
+            r.name,
+            getattr(r.endpoint, "__module__", "?")
+            + ":"
+            + getattr(r.endpoint, "__qualname__", "?"),
+        )
+        for r in target.router.routes
+    ]
+    headers = ("METHODS", "PATH", "NAME", "HANDLER")
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(3)]
+    for row in [headers, *rows]:
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
+            + "  "
+            + row[3]
+        )

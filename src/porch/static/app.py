@@ -29,8 +29,14 @@ from porch.static.validators import Conditions, evaluate
 __all__ = ["StaticFiles"]
 
 _ALLOW = "GET, HEAD, OPTIONS"
-# A content hash before the extension: 8+ word characters with a digit and a letter.
-_HASHED = re.compile(r"[.-](?=[A-Za-z0-9_]*[0-9])(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{8,}\.\w+$")
+# A content hash before the extension, as bundlers write them: 8+ lowercase hex characters
+# with a digit and a letter (webpack, esbuild), or 8 base64url characters mixing upper case,
+# lower case and digits (Vite, Rollup). "chapter1.section2.html" is not one.
+_HASHED = re.compile(
+    r"[.-](?:(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}"
+    r"|(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[0-9])[A-Za-z0-9_-]{8})"
+    r"\.\w+$"
+)
 _LISTING_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:"
 
 

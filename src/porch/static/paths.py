@@ -44,7 +44,7 @@ def clean_segments(raw_path: bytes, *, dotfiles: bool = False) -> list[str] | No
             _WINDOWS_DEVICE.fullmatch(name)
             or _DRIVE.match(name)
             or name.endswith((".", " "))
-            or any(ord(c) < 0x20 for c in name)
+            or any(ord(c) < 0x20 or c == "\x7f" for c in name)
         ):
             return None
         segments.append(name)

@@ -87,6 +87,24 @@ class App:
 
     register_blueprint = include
 
+    def static(self, prefix: str, directory: str | os.PathLike[str], **options: Any) -> None:
+        """Serve the files of `directory` under `prefix` with porch's static engine
+        (ranges, validators, sendfile): ``app.static("/assets", "static/")``. `options` are
+        those of `porch.StaticFiles` (max_age, listing, ...)."""
+        from porch.static import StaticFiles
+
+        prefix = prefix.rstrip("/")
+        if not prefix.startswith("/"):
+            raise ValueError(f"static prefix {prefix!r} must start with '/'")
+        files = StaticFiles(directory, prefix=prefix, **options)
+
+        async def serve_static(request: Request) -> Response:
+            return await files(request)
+
+        name = f"static{prefix.replace('/', ':')}"
+        self.add_route(prefix + "/", serve_static, ("GET",), name + ":index")
+        self.add_route(prefix + "/{path:path}", _static_file(files), ("GET",), name)
+
     def get(self, path: str, name: str | None = None) -> Callable[[F], F]:
         return self.route(path, ("GET",), name)
 
@@ -232,3 +250,11 @@ class App:
                 return JSONResponse({"detail": errors}, exc.status, exc.headers)
             return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")
         raise exc  # the server logs it with its traceback and answers 500
+
+
+def _static_file(files: Any) -> Callable[..., Awaitable[Response]]:
+    async def serve_file(request: Request, path: str) -> Response:
+        response: Response = await files(request)
+        return response
+
+    return serve_file
