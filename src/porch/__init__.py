@@ -16,11 +16,13 @@ from porch.errors import (
 )
 from porch.request import Request
 from porch.response import (
+    EventStream,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
     RedirectResponse,
     Response,
+    ServerSentEvent,
     StreamingResponse,
 )
 from porch.server import Server, run
@@ -42,6 +44,8 @@ __all__ = [
     "RedirectResponse",
     "StreamingResponse",
     "FileResponse",
+    "EventStream",
+    "ServerSentEvent",
     # static files
     "StaticFiles",
     # data structures

@@ -7,8 +7,14 @@ Connection; an app sets everything else.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import msgspec
@@ -20,7 +26,9 @@ if TYPE_CHECKING:
     from porch.request import Request
 
 __all__ = [
+    "EventStream",
     "FileBody",
+    "ServerSentEvent",
     "HTMLResponse",
     "JSONResponse",
     "PlainTextResponse",
@@ -125,6 +133,40 @@ class Response:
                 _content_types[media_type] = value
         headers._list.append(("content-type", value))
 
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        *,
+        max_age: int | None = None,
+        expires: datetime | str | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = True,
+        samesite: str | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Add a Set-Cookie field. Safe by default: HttpOnly, SameSite=Lax, Path=/.
+
+        `value` must be cookie-safe text (RFC 6265: no spaces, quotes, commas, semicolons or
+        backslashes); encode anything else (for example with base64url) before setting it.
+        """
+        self.headers.append(
+            "set-cookie",
+            _cookie(
+                key, value, max_age, expires, path, domain, secure, httponly, samesite, partitioned
+            ),
+        )
+
+    def delete_cookie(
+        self, key: str, *, path: str | None = "/", domain: str | None = None
+    ) -> None:
+        """Tell the browser to drop a cookie (same path and domain as when it was set)."""
+        self.set_cookie(
+            key, "", max_age=0, expires="Thu, 01 Jan 1970 00:00:00 GMT", path=path, domain=domain
+        )
+
     def for_request(self, request: Request) -> Response:
         """Adapt to the request before sending; called by the server for non-bytes bodies.
 
@@ -176,3 +218,145 @@ class StreamingResponse(Response):
     ) -> None:
         super().__init__(b"", status, headers, media_type)
         self.stream = content
+
+
+@dataclass(slots=True)
+class ServerSentEvent:
+    """One event of an `EventStream`. `data` that is not str or bytes is sent as JSON."""
+
+    data: Any = ""
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+
+    def encode(self) -> bytes:
+        lines = []
+        for name, value in (("event", self.event), ("id", self.id)):
+            if value is not None:
+                if "\r" in value or "\n" in value or (name == "id" and "\0" in value):
+                    raise ValueError(f"an event {name} cannot contain CR, LF or NUL: {value!r}")
+                lines.append(f"{name}: {value}")
+        if self.retry is not None:
+            lines.append(f"retry: {int(self.retry)}")
+        data = self.data
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        elif not isinstance(data, str):
+            data = _json_encode(data).decode("utf-8")
+        lines.extend("data: " + line for line in _LINE_BREAKS.split(data))
+        return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+class EventStream(Response):
+    """Server-Sent Events (``text/event-stream``) from an async iterable of `ServerSentEvent`,
+    str (one event's data) or JSON-able values.
+
+    A comment line goes out every `ping` seconds while the source is quiet, which keeps
+    proxies from timing out. When the client goes away, porch stops the stream and closes the
+    source (an async generator's ``finally`` runs). A reconnecting browser sends the last id it
+    saw in the ``Last-Event-ID`` request header.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        events: AsyncIterable[Any],
+        *,
+        ping: float | None = 15.0,
+        retry: int | None = None,
+        status: int = 200,
+        headers: HeadersInit = None,
+    ) -> None:
+        super().__init__(b"", status, headers)
+        self.headers.setdefault("cache-control", "no-cache")
+        self.headers.setdefault("x-accel-buffering", "no")  # nginx: do not buffer the stream
+        self.stream = _event_bytes(events, ping, retry)
+
+
+async def _event_bytes(
+    events: AsyncIterable[Any], ping: float | None, retry: int | None
+) -> AsyncIterator[bytes]:
+    if retry is not None:
+        yield f"retry: {int(retry)}\n\n".encode()
+    iterator = aiter(events)
+    pending: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            # Wait without cancelling: a heartbeat must not interrupt the source.
+            done, _ = await asyncio.wait({pending}, timeout=ping)
+            if not done:
+                yield b": ping\n\n"
+                continue
+            try:
+                item = pending.result()
+            except StopAsyncIteration:
+                pending = None
+                return
+            pending = None
+            if not isinstance(item, ServerSentEvent):
+                item = ServerSentEvent(item)
+            yield item.encode()
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
+_ATTRIBUTE = re.compile(r"[^\x00-\x1f\x7f;]*")
+
+
+def _cookie(
+    key: str,
+    value: str,
+    max_age: int | None,
+    expires: datetime | str | None,
+    path: str | None,
+    domain: str | None,
+    secure: bool,
+    httponly: bool,
+    samesite: str | None,
+    partitioned: bool,
+) -> str:
+    if not _COOKIE_NAME.fullmatch(key):
+        raise ValueError(f"invalid cookie name {key!r}")
+    if not _COOKIE_VALUE.fullmatch(value):
+        raise ValueError(
+            f"cookie {key!r}: the value has characters a cookie cannot carry; encode it first"
+        )
+    parts = [f"{key}={value}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+    if expires is not None:
+        if isinstance(expires, datetime):
+            expires = format_datetime(expires.astimezone(UTC), usegmt=True)
+        parts.append(f"Expires={expires}")
+    for name, attribute in (("Path", path), ("Domain", domain)):
+        if attribute is not None:
+            if not _ATTRIBUTE.fullmatch(attribute):
+                raise ValueError(f"cookie {key!r}: invalid {name} {attribute!r}")
+            parts.append(f"{name}={attribute}")
+    if samesite is not None:
+        kind = samesite.capitalize()
+        if kind not in ("Lax", "Strict", "None"):
+            raise ValueError(f"cookie {key!r}: samesite must be lax, strict or none")
+        parts.append(f"SameSite={kind}")
+        secure = secure or kind == "None"  # browsers drop SameSite=None without Secure
+    if secure:
+        parts.append("Secure")
+    if httponly:
+        parts.append("HttpOnly")
+    if partitioned:
+        parts.append("Partitioned")
+    return "; ".join(parts)

@@ -93,6 +93,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.mark = state.now  # when the current wait (idle, head, body) began
         self.idle_limit = state.config.timeout_head  # a new connection must speak promptly
         self.write_stalled_since = 0.0
+        self.sender: asyncio.Task[Any] | None = None  # the task streaming a response body
 
     # asyncio callbacks -----------------------------------------------------------------------
 
@@ -133,6 +134,8 @@ class HTTPProtocol(asyncio.Protocol):
         if reading is not None and reading._body is not None:
             reading._body.abort(ClientDisconnected("client disconnected"))
         self.queue.clear()
+        if self.sender is not None:
+            self.sender.cancel()  # nobody reads the rest: stop producing it now
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
@@ -419,6 +422,7 @@ class HTTPProtocol(asyncio.Protocol):
         write = self.transport.write
         flow = self.flow
         charset = response.charset
+        self.sender = asyncio.current_task()
         try:
             async for piece in _aiter(stream):
                 if isinstance(piece, str):
@@ -450,6 +454,7 @@ class HTTPProtocol(asyncio.Protocol):
                 )
             keep_alive = False
         finally:
+            self.sender = None
             await _close_stream(response)
         self._finished(request, response.status, sent, keep_alive)
 
