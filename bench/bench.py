@@ -69,6 +69,38 @@ def wait_ready(
     raise BenchError(f"not ready after {READY_TIMEOUT_S:.0f} s ({last})")
 
 
+def get(port: int, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One GET on a fresh connection: status, headers, body."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise BenchError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def check_scenario(
+    scenario: Scenario, port: int, headers: http.client.HTTPMessage, body: bytes
+) -> None:
+    """Refuse to measure a server that does not answer the scenario as specified: the first
+    response's body and media type, then each of the scenario's probes."""
+    if scenario.check and not scenario.check(body):
+        raise BenchError(f"unexpected body {body[:60]!r}")
+    if scenario.content_type:
+        got = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if got != scenario.content_type:
+            raise BenchError(f"Content-Type {got or 'missing'}, expected {scenario.content_type}")
+    for probe in scenario.probes:
+        status, _, probe_body = get(port, probe.path)
+        if status != probe.status:
+            raise BenchError(f"GET {probe.path} answered {status}, expected {probe.status}")
+        if probe.check and not probe.check(probe_body):
+            raise BenchError(f"GET {probe.path}: unexpected body {probe_body[:60]!r}")
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM the server's process group, SIGKILL it after a grace period."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -113,8 +145,7 @@ def measure(server_name: str, scenario: Scenario, duration: float) -> Row:
             return row
         try:
             headers, body = wait_ready(proc, launch.port, scenario.path, log)
-            if scenario.check and not scenario.check(body):
-                raise BenchError(f"unexpected body {body[:60]!r}")
+            check_scenario(scenario, launch.port, headers, body)
             row.notes = header_notes(headers)
             url = f"http://127.0.0.1:{launch.port}{scenario.path}"
             run_wrk(url, WARMUP_S, scenario.pipeline, scenario.connections)

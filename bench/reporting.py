@@ -88,9 +88,13 @@ def environment(duration: float, runs: int) -> Environment:
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     models = [ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")]
     commit = first_line(["git", "rev-parse", "--short", "HEAD"])
+    commit = commit if re.fullmatch(r"[0-9a-f]+", commit) else "none"
+    # porch is installed editable: uncommitted changes under src/ are what was measured.
+    if commit != "none" and first_line(["git", "status", "--porcelain", "--", "src"]) != "unknown":
+        commit += " + uncommitted changes in src/"
     return Environment(
         date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        commit=commit if re.fullmatch(r"[0-9a-f]+", commit) else "none",
+        commit=commit,
         cpu=f"{models[0] if models else platform.machine()}, {os.cpu_count()} cores",
         python=platform.python_version(),
         wrk=first_line(["wrk", "-v"]).split(" [")[0],

@@ -39,6 +39,16 @@ class Server:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One extra request made once after the server is ready and before it is measured:
+    `GET path` must answer `status`, with a body that `check` accepts when it is set."""
+
+    path: str
+    status: int
+    check: Callable[[bytes], bool] | None = None
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: str
@@ -46,6 +56,8 @@ class Scenario:
     pipeline: int = 1  # requests per write; >1 uses bench/pipeline.lua
     check: Callable[[bytes], bool] | None = None  # validates the body once
     connections: int | None = None  # wrk -c; None: the default (loadgen.CONNECTIONS)
+    probes: tuple[Probe, ...] = ()  # checked once per start, before the warm-up
+    content_type: str | None = None  # the first response's media type must be this
 
 
 @dataclass(frozen=True)
@@ -109,23 +121,48 @@ def _static(launch: Launch) -> bool:
     return launch.path in STATIC_FILES
 
 
+# --- the framework suite -------------------------------------------------------
+
+FRAMEWORK_PATH = "/users/42?limit=5"
+
+
+def _user(id: int, limit: int) -> Callable[[bytes], bool]:
+    return json_is({"id": id, "limit": limit, "name": f"user-{id}"})
+
+
+# Every framework server must type, default and validate the same way before it is measured.
+FRAMEWORK_PROBES = (
+    Probe("/users/7", 200, _user(7, 10)),  # limit defaults to 10
+    Probe("/users/7?limit=100", 200, _user(7, 100)),
+    Probe("/users/7?limit=0", 422),
+    Probe("/users/7?limit=101", 422),
+    Probe("/users/7?limit=ten", 422),
+)
+
+
+def _framework(launch: Launch) -> bool:
+    return launch.path.startswith("/users/")
+
+
 # --- servers -----------------------------------------------------------------
 
 
 def _porch(launch: Launch) -> list[str]:
     if _static(launch):
         app = ["static", str(static_root(launch))]
+    elif _framework(launch):
+        app = ["serve", "bench.apps.porch_framework:app"]
     else:
         app = ["serve", "bench.apps.porch_native:app"]
     return [sys.executable, "-m", "porch", *app, "--port", str(launch.port), "--no-access-log"]
 
 
-def _uvicorn(launch: Launch) -> list[str]:
+def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]:
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.apps.asgi_bare:app",
+        app,
         "--port",
         str(launch.port),
         "--no-access-log",
@@ -206,6 +243,31 @@ def _aiohttp_static(launch: Launch) -> list[str]:
     return [sys.executable, str(script), str(launch.port), str(static_root(launch))]
 
 
+def _fastapi(launch: Launch) -> list[str]:
+    return _uvicorn(launch, "bench.apps.fastapi_app:app")
+
+
+def _starlette(launch: Launch) -> list[str]:
+    return _uvicorn(launch, "bench.apps.starlette_app:app")
+
+
+def _sanic(launch: Launch) -> list[str]:
+    # --single-process: the app runs in the process we start (no worker manager), on uvloop.
+    return [
+        sys.executable,
+        "-m",
+        "sanic",
+        "bench.apps.sanic_app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(launch.port),
+        "--single-process",
+        "--no-access-logs",
+        "--no-motd",
+    ]
+
+
 def _raw(launch: Launch) -> list[str]:
     kind = "json" if launch.path == "/json" else "plaintext"
     script = BENCH_DIR / "apps" / "raw_protocol.py"
@@ -217,7 +279,8 @@ SERVERS: dict[str, Server] = {
     for s in (
         Server(
             "porch",
-            "porch, native app (bench/apps/porch_native.py); suite `static`: `porch static DIR`",
+            "porch, native app (bench/apps/porch_native.py); suite `static`: `porch static DIR`; "
+            "suite `framework`: `porch.App` (bench/apps/porch_framework.py)",
             _porch,
         ),
         Server(
@@ -246,6 +309,24 @@ SERVERS: dict[str, Server] = {
             "aiohttp `web.static`, default asyncio loop (bench/apps/aiohttp_static.py)",
             _aiohttp_static,
         ),
+        Server(
+            "fastapi",
+            "FastAPI on uvicorn + httptools + uvloop, `Query(ge=1, le=100)` "
+            "(bench/apps/fastapi_app.py)",
+            _fastapi,
+        ),
+        Server(
+            "starlette",
+            "Starlette on uvicorn + httptools + uvloop, `limit` checked by hand "
+            "(bench/apps/starlette_app.py)",
+            _starlette,
+        ),
+        Server(
+            "sanic",
+            "Sanic, `--single-process` on uvloop, `limit` checked by hand "
+            "(bench/apps/sanic_app.py)",
+            _sanic,
+        ),
     )
 }
 
@@ -255,6 +336,7 @@ _HELLO = body_is(b"Hello, World!")
 _MESSAGE = json_is({"message": "Hello, World!"})
 _ALL = ("porch", "uvicorn", "nginx", "raw")
 _STATIC = ("porch", "http.server", "aiohttp", "nginx")
+_FRAMEWORK = ("porch", "fastapi", "starlette", "sanic")
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -283,6 +365,24 @@ SUITES: dict[str, Suite] = {
             targets=(
                 Target("static-1k", "nginx", 0.5),
                 Target("static-10m", "nginx", 0.9),
+            ),
+        ),
+        Suite(
+            "framework",
+            scenarios=(
+                Scenario(
+                    "typed-json",
+                    FRAMEWORK_PATH,
+                    _FRAMEWORK,
+                    check=_user(42, 5),
+                    probes=FRAMEWORK_PROBES,
+                    content_type="application/json",
+                ),
+            ),
+            targets=(
+                Target("typed-json", "fastapi", 4.0),
+                Target("typed-json", "sanic", 1.5),
+                Target("typed-json", "starlette", 1.3),
             ),
         ),
     )
