@@ -6,7 +6,7 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 import msgspec
@@ -14,6 +14,9 @@ import msgspec
 from porch.datastructures import Headers, QueryParams
 from porch.errors import HTTPError
 from porch.http.events import RequestHead
+
+if TYPE_CHECKING:
+    from porch.web.forms import FormData
 
 __all__ = ["ConnectionInfo", "Request", "RequestBody", "State"]
 
@@ -351,3 +354,27 @@ class Request(RequestHead):
             return msgspec.json.decode(data)
         except msgspec.DecodeError as exc:
             raise HTTPError(400, f"Invalid JSON body: {exc}") from None
+
+    async def form(
+        self,
+        *,
+        max_fields: int = 1000,
+        max_files: int = 100,
+        max_part_headers: int = 16,
+        max_field_size: int = 1024 * 1024,
+        max_file_size: int | None = None,
+        spool_max_size: int = 1024 * 1024,
+    ) -> FormData:
+        """The body parsed as a form (urlencoded or multipart) while it streams in.
+
+        Values are ``str``, or `porch.web.forms.UploadFile` for files (spooled to disk past
+        `spool_max_size` bytes). A limit exceeded is a 413 naming it; a malformed body a 400;
+        another content type a 415. `max_file_size` None leaves files bounded by the server's
+        body size limit only. Parsed once: later calls return the same `FormData`.
+        """
+        from porch.web.forms import FormLimits, parse_form
+
+        limits = FormLimits(
+            max_fields, max_files, max_part_headers, max_field_size, max_file_size, spool_max_size
+        )
+        return await parse_form(self, limits)
