@@ -27,7 +27,7 @@ from porch.response import (
 )
 from porch.server import Server, run
 from porch.static import FileResponse, StaticFiles
-from porch.web import App, Blueprint
+from porch.web import App, Blueprint, Body, Cookie, Header, Path, Query
 
 __version__ = "0.1.0"
 
@@ -35,6 +35,11 @@ __all__ = [
     # the framework
     "App",
     "Blueprint",
+    "Query",
+    "Header",
+    "Cookie",
+    "Body",
+    "Path",
     # the native contract
     "Request",
     "Response",

@@ -2,6 +2,7 @@
 
 from porch.web.app import App
 from porch.web.blueprints import Blueprint
+from porch.web.params import Body, Cookie, Header, Path, Query
 from porch.web.routing import Converter, Router
 
-__all__ = ["App", "Blueprint", "Converter", "Router"]
+__all__ = ["App", "Blueprint", "Body", "Converter", "Cookie", "Header", "Path", "Query", "Router"]

@@ -19,6 +19,8 @@ from porch.response import JSONResponse, RedirectResponse, Response
 from porch.web.blueprints import Blueprint, Scope, scoped
 from porch.web.chain import Handler, Hook, Middleware, as_async, find_handler, link
 from porch.web.handlers import Invoker, compile_handler, to_response
+from porch.web.openapi import build as build_openapi
+from porch.web.openapi import install as install_openapi
 from porch.web.routing import RedirectSlash, Router
 
 __all__ = ["App"]
@@ -36,8 +38,16 @@ class App:
 
     __porch_native__ = True
 
-    def __init__(self, *, max_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_threads: int | None = None,
+        openapi: bool = False,
+        title: str = "porch",
+        version: str = "0.1.0",
+    ) -> None:
         self.router = Router()
+        self._openapi_info = (title, version) if openapi else None
         self.state = State()
         self.frozen = False
         self._max_threads = max_threads or min(32, (os.cpu_count() or 1) + 4)
@@ -163,6 +173,11 @@ class App:
     def url_for(self, name: str, /, **params: Any) -> str:
         return self.router.url_for(name, **params)
 
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the routes (served at /openapi.json with openapi=True)."""
+        title, version = self._openapi_info or ("porch", "0.1.0")
+        return build_openapi(self.router.routes, title, version)
+
     def _check_open(self, what: str) -> None:
         if self.frozen:
             raise RuntimeError(f"cannot {what}: the app is already serving")
@@ -173,6 +188,8 @@ class App:
         """Compile routes, handler plans and the middleware chain; later changes are errors."""
         if self.frozen:
             return
+        if self._openapi_info is not None:
+            install_openapi(self.router, self.openapi)
         self.router.freeze()
         executor = self._executor = ThreadPoolExecutor(
             max_workers=self._max_threads, thread_name_prefix="porch-handler"

@@ -138,7 +138,7 @@ class Field:
             value = headers.getlist(self.key) if self.many else headers.get(self.key)
         else:
             value = request.cookies.get(self.key)
-        if value is None or (self.many and not value and where != "path"):
+        if value is None or (self.many and not value):
             if self.default is not MISSING:
                 return self.default
             if self.many:
@@ -251,12 +251,22 @@ def _field(name: str, annotation: Any, default: Any, in_path: bool) -> Field:
         where = "path"
     elif marker is not None:
         where = marker.where
+        if where == "path":
+            raise TypeError(f"parameter {name!r} is marked Path() but is not in the route's path")
     else:
         where = "body" if is_body_type(plain) else "query"
     key = marker.key(name) if marker is not None else name
     if where == "body":
         return Field(name, "body", key, plain, default, convert=_body_decoder(plain))
     many = where in ("query", "header") and typing.get_origin(unwrap(plain)) is list
+    if plain is not Any:
+        try:
+            msgspec.json.Decoder(plain)  # refuse now a type that could never be converted
+        except TypeError as exc:
+            reason = str(exc)
+            if isinstance(plain, str):  # get_type_hints() failed: a name it could not resolve
+                reason = f"annotation {plain!r} cannot be resolved; define it at module level"
+            raise TypeError(f"parameter {name!r}: {reason}") from None
     return Field(name, where, key, plain, default, many, _converter(plain, where))
 
 
@@ -269,7 +279,7 @@ def split_marker(annotation: Any) -> tuple[Any, Param | None]:
     if not markers:
         return annotation, None
     rest = tuple(e for e in extras if not isinstance(e, Param))
-    plain = Annotated[(base, *rest)] if rest else base  # type: ignore[valid-type]
+    plain = Annotated[(base, *rest)] if rest else base
     return plain, markers[-1]
 
 
@@ -329,6 +339,14 @@ def _converter(annotation: Any, where: str) -> Callable[[Any], Any] | None:
 
             return path_value
     kind = unwrap(annotation)
+    if kind is int and typing.get_origin(annotation) is not Annotated:
+
+        def integer(value: Any) -> Any:
+            if len(value) < 19 and value.isascii() and value.isdigit():  # the common case
+                return int(value)
+            return msgspec.convert(value, annotation, strict=False)
+
+        return integer
     if kind is bool or (typing.get_origin(kind) is list and unwrap(_item(kind)) is bool):
 
         def boolean(value: Any) -> Any:
