@@ -1,8 +1,6 @@
-"""porch's demo app: the native contract, one function, no framework.
+"""porch's demo app: one page per capability of the server, the static engine and the framework.
 
 Run it with ``make demo`` (or ``porch serve examples.demo:app``) and open http://127.0.0.1:8000.
-Each path shows one capability of the server core; the framework, static files, data and
-security layers add their own pages as they land.
 """
 
 from __future__ import annotations
@@ -10,109 +8,175 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+import time
 from collections.abc import AsyncIterator
+from typing import Annotated
+
+import msgspec
 
 from porch import (
-    HTMLResponse,
+    App,
+    Blueprint,
+    EventStream,
+    Header,
     HTTPError,
-    JSONResponse,
     PlainTextResponse,
     Request,
     Response,
-    StaticFiles,
+    ServerSentEvent,
     StreamingResponse,
 )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-static = StaticFiles(os.path.join(HERE, "static"), prefix="/static", max_age=60)
+
+app = App(openapi=True, title="porch demo", version="0.1.0")
+app.static("/static", os.path.join(HERE, "static"), max_age=60)
 
 PAGES = [
     ("/plaintext", "GET", "the TechEmpower plaintext response"),
     ("/json", "GET", "a JSON body encoded by msgspec"),
+    ("/users/42?verbose=true", "GET", "a typed path parameter and a query parameter"),
+    ("/users/abc", "GET", "a path that does not convert: 404"),
+    ("/search?q=porch&page=two", "GET", "a query parameter that fails validation: 422"),
     ("/request?name=porch&tag=a&tag=b", "GET", "what the server parsed from your request"),
-    ("/echo", "POST", "echoes the request body (try curl -d @file)"),
-    ("/count", "POST", "streams the request body and counts its bytes without keeping it"),
+    ("/api/items", "POST", "a JSON body validated against a msgspec Struct (a blueprint)"),
+    ("/upload", "GET", "a form with a file upload (multipart, streamed, spooled)"),
+    ("/visits", "GET", "a cookie with safe defaults (HttpOnly, SameSite=Lax)"),
     ("/stream?n=5", "GET", "a chunked response produced by an async generator"),
-    ("/slow?ms=300", "GET", "an app that awaits before answering"),
-    ("/error", "GET", "an exception in the app: a 500, and the server carries on"),
-    ("/teapot", "GET", "an HTTPError raised by the app"),
+    ("/clock", "GET", "Server-Sent Events: a live clock"),
+    ("/slow?ms=300", "GET", "a handler that awaits before answering"),
+    ("/blocking", "GET", "a plain def handler: runs in the thread pool"),
+    ("/error", "GET", "an exception in a handler: a 500, and the server carries on"),
+    ("/teapot", "GET", "an HTTPError raised by a handler"),
     ("/static/", "GET", "static files: listing, ETags, ranges, precompressed .gz siblings"),
-    ("/static/hello.txt", "GET", "one static file (try a Range or If-None-Match)"),
+    ("/docs", "GET", "the OpenAPI 3.1 document, rendered"),
 ]
 
 
-async def app(request: Request) -> Response:
-    if request.raw_path.startswith(b"/static/") or request.raw_path == b"/static":
-        return await static(request)
-    handler = ROUTES.get(request.path)
-    if handler is None:
-        raise HTTPError(404, f"No page at {request.path}")
-    return await handler(request)
+def page(title: str, body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<link rel="stylesheet" href="/static/demo.css"></head>
+<body>{body}</body></html>"""
 
 
-async def index(request: Request) -> Response:
+@app.get("/")
+async def index() -> str:
     rows = "\n".join(
         f'<tr><td><code>{method}</code></td><td><a href="{html.escape(path)}">'
         f"{html.escape(path)}</a></td><td>{html.escape(text)}</td></tr>"
         for path, method, text in PAGES
     )
-    return HTMLResponse(
-        f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>porch demo</title>
-<link rel="stylesheet" href="/static/demo.css"></head>
-<body>
-<h1>porch is running</h1>
-<p>A native porch app is one coroutine: <code>async def app(request) -&gt; Response</code>.
-This page and the ones below are served by it.</p>
-<table>{rows}</table>
-</body></html>"""
+    return page(
+        "porch demo",
+        "<h1>porch is running</h1><p>Each page below shows one thing porch does. The app is a "
+        "<code>porch.App</code> in <code>examples/demo.py</code>.</p>"
+        f"<table>{rows}</table>",
     )
 
 
-async def plaintext(request: Request) -> Response:
+@app.get("/plaintext")
+async def plaintext() -> Response:
     return PlainTextResponse("Hello, World!")
 
 
-async def json(request: Request) -> Response:
-    return JSONResponse({"message": "Hello, World!"})
+@app.get("/json")
+async def json() -> dict[str, str]:
+    return {"message": "Hello, World!"}
 
 
-async def show_request(request: Request) -> Response:
-    return JSONResponse(
-        {
-            "method": request.method,
-            "path": request.path,
-            "url": request.url,
-            "http_version": request.http_version,
-            "client": request.client,
-            "query": {key: request.query.getlist(key) for key in request.query},
-            "headers": request.headers.multi_items(),
-            "cookies": request.cookies,
-        }
+@app.get("/users/{id:int}", name="user")
+async def user(id: int, verbose: bool = False) -> dict[str, object]:
+    """A user by id; `verbose` adds where to find it."""
+    found: dict[str, object] = {"id": id, "name": f"user-{id}"}
+    if verbose:
+        found["url"] = app.url_for("user", id=id)
+    return found
+
+
+@app.get("/search")
+async def search(q: str, page: int = 1) -> dict[str, object]:
+    return {"q": q, "page": page, "results": []}
+
+
+@app.get("/request")
+async def show_request(
+    request: Request, user_agent: Annotated[str, Header()] = "-"
+) -> dict[str, object]:
+    return {
+        "method": request.method,
+        "path": request.path,
+        "url": request.url,
+        "http_version": request.http_version,
+        "client": request.client,
+        "user_agent": user_agent,
+        "query": {key: request.query.getlist(key) for key in request.query},
+        "headers": request.headers.multi_items(),
+        "cookies": request.cookies,
+    }
+
+
+api = Blueprint("api", url_prefix="/api")
+
+
+class Item(msgspec.Struct):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 1
+    tags: list[str] = []
+
+
+@api.post("/items")
+async def create_item(item: Item) -> tuple[Item, int]:
+    """Create an item (try a quantity of 0 or a missing name)."""
+    return item, 201
+
+
+@api.get("/items")
+async def items_help() -> str:
+    return page(
+        "POST /api/items",
+        '<h1>POST a JSON item</h1><pre>curl -d \'{"name": "tea", "quantity": 2}\' '
+        "-H 'content-type: application/json' http://127.0.0.1:8000/api/items</pre>"
+        "<p>A quantity of 0 or a missing name gives a 422 that names the field.</p>",
     )
 
 
-async def echo(request: Request) -> Response:
-    if request.method != "POST":
-        raise HTTPError(405, "POST a body to /echo", {"allow": "POST"})
-    media_type = request.headers.get("content-type", "application/octet-stream")
-    return Response(await request.body(), media_type=media_type)
+app.include(api)
 
 
-async def count(request: Request) -> Response:
-    if request.method != "POST":
-        raise HTTPError(405, "POST a body to /count", {"allow": "POST"})
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-    return JSONResponse({"bytes": total})
+@app.get("/upload")
+async def upload_form() -> str:
+    return page(
+        "Upload",
+        '<h1>Upload a file</h1><form method="post" enctype="multipart/form-data">'
+        '<p><label>Note <input name="note"></label></p>'
+        '<p><input type="file" name="file"></p><p><button>Send</button></p></form>',
+    )
 
 
-async def stream(request: Request) -> Response:
-    n = _int_arg(request, "n", 5, 1, 1000)
+@app.post("/upload")
+async def upload(request: Request) -> dict[str, object]:
+    form = await request.form(max_file_size=50 * 1024 * 1024)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise HTTPError(400, "Choose a file to upload")
+    data = await upload.read()
+    return {"note": form.get("note"), "filename": upload.filename, "bytes": len(data)}
 
+
+@app.get("/visits")
+async def visits(request: Request) -> Response:
+    raw = request.cookies.get("visits", "0")
+    count = (int(raw) if raw.isdigit() and len(raw) < 9 else 0) + 1
+    response = PlainTextResponse(f"You have seen this page {count} time(s).\n")
+    response.set_cookie("visits", str(count), max_age=3600)
+    return response
+
+
+@app.get("/stream")
+async def stream(n: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5) -> Response:
     async def lines() -> AsyncIterator[str]:
         for i in range(1, n + 1):
             yield f"line {i} of {n}\n"
@@ -121,42 +185,43 @@ async def stream(request: Request) -> Response:
     return StreamingResponse(lines(), media_type="text/plain")
 
 
-async def slow(request: Request) -> Response:
-    ms = _int_arg(request, "ms", 300, 0, 5000)
+@app.get("/clock")
+async def clock() -> str:
+    return page(
+        "Clock",
+        '<h1>Server time</h1><p id="now">connecting…</p>'
+        '<script>new EventSource("/clock/events").onmessage ='
+        ' e => { document.getElementById("now").textContent = e.data; };</script>',
+    )
+
+
+@app.get("/clock/events")
+async def clock_events(count: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 600) -> Response:
+    async def ticks() -> AsyncIterator[ServerSentEvent]:
+        for n in range(count):
+            yield ServerSentEvent(time.strftime("%H:%M:%S UTC", time.gmtime()), id=str(n))
+            await asyncio.sleep(1)
+
+    return EventStream(ticks(), ping=15)
+
+
+@app.get("/slow")
+async def slow(ms: Annotated[int, msgspec.Meta(ge=0, le=5000)] = 300) -> Response:
     await asyncio.sleep(ms / 1000)
     return PlainTextResponse(f"answered after {ms} ms\n")
 
 
-async def error(request: Request) -> Response:
+@app.get("/blocking")
+def blocking() -> Response:
+    time.sleep(0.05)  # a blocking call is fine here: plain def handlers run in threads
+    return PlainTextResponse("done in a worker thread\n")
+
+
+@app.get("/error")
+async def error() -> str:
     raise RuntimeError("this exception is on purpose; see the server log")
 
 
-async def teapot(request: Request) -> Response:
+@app.get("/teapot")
+async def teapot() -> str:
     raise HTTPError(418, "I'm a teapot")
-
-
-def _int_arg(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPError(400, f"{name} must be an integer, got {raw!r}") from None
-    if not low <= value <= high:
-        raise HTTPError(400, f"{name} must be between {low} and {high}")
-    return value
-
-
-ROUTES = {
-    "/": index,
-    "/plaintext": plaintext,
-    "/json": json,
-    "/request": show_request,
-    "/echo": echo,
-    "/count": count,
-    "/stream": stream,
-    "/slow": slow,
-    "/error": error,
-    "/teapot": teapot,
-}

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from porch.errors import HTTPError
+from porch.interfaces.asgi_app import ASGIScope, Receive, Send, asgi_call
 from porch.request import Request, State
 from porch.response import JSONResponse, RedirectResponse, Response
 from porch.web.blueprints import Blueprint, Scope, scoped
@@ -214,8 +215,8 @@ class App:
         """Called by the server after the last request."""
         for hook in self._shutdown:
             await hook()
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        # The thread pool lives as long as the app: it may be served again (tests, reloads);
+        # idle workers end with the interpreter.
 
     def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
         """Serve with porch's server until SIGINT/SIGTERM (development and small sites)."""
@@ -226,7 +227,16 @@ class App:
 
     # serving ---------------------------------------------------------------------------------
 
-    async def __call__(self, request: Request) -> Response:
+    @overload
+    async def __call__(self, request: Request) -> Response: ...
+    @overload
+    async def __call__(self, request: ASGIScope, receive: Receive, send: Send) -> None: ...
+    async def __call__(
+        self, request: Any, receive: Receive | None = None, send: Send | None = None
+    ) -> Response | None:
+        if receive is not None and send is not None:  # an ASGI server: (scope, receive, send)
+            await asgi_call(self, request, receive, send)
+            return None
         if not self.frozen:
             self.freeze()
         try:
