@@ -10,9 +10,11 @@ from porch.errors import (
     ClientDisconnected,
     ConfigError,
     HTTPError,
+    HTTPException,
     PorchError,
     ProtocolError,
     ResponseError,
+    abort,
 )
 from porch.request import Request
 from porch.response import (
@@ -64,6 +66,8 @@ __all__ = [
     # errors
     "PorchError",
     "HTTPError",
+    "HTTPException",
+    "abort",
     "ProtocolError",
     "ClientDisconnected",
     "ResponseError",

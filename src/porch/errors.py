@@ -21,9 +21,11 @@ __all__ = [
     "ClientDisconnected",
     "ConfigError",
     "HTTPError",
+    "HTTPException",
     "PorchError",
     "ProtocolError",
     "ResponseError",
+    "abort",
 ]
 
 
@@ -56,6 +58,14 @@ class HTTPError(PorchError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status}, {self.detail!r})"
+
+
+HTTPException = HTTPError  # the name Starlette and FastAPI users know
+
+
+def abort(status: int, detail: str | None = None, headers: dict[str, str] | None = None) -> None:
+    """Stop handling the request and answer `status` (Flask's ``abort``)."""
+    raise HTTPError(status, detail, headers)
 
 
 class ProtocolError(HTTPError):

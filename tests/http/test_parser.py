@@ -855,3 +855,33 @@ def test_random_bytes_give_events_or_an_error(prefix: bytes, garbage: list[bytes
             assert seen_head, normalized
         elif event[0] == "head":
             seen_head = True
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "keep_alive"),
+    [
+        ("1.1", None, True),
+        ("1.1", "close", False),
+        ("1.1", "keep-alive", True),
+        ("1.0", None, False),
+        ("1.0", "keep-alive", True),
+        ("1.0", "close", False),
+    ],
+)
+def test_version_and_keep_alive_from_llhttp(version, connection, keep_alive):
+    """The parser takes the version from llhttp's keep-alive flag when it can; this pins
+    that shortcut to what llhttp does for every version and Connection it accepts."""
+    head = f"GET / HTTP/{version}\r\nHost: a\r\n"
+    if connection:
+        head += f"Connection: {connection}\r\n"
+    events = RequestParser(Limits()).receive_data((head + "\r\n").encode())
+    assert events[0].http_version == version
+    assert events[0].keep_alive is keep_alive
+
+
+@pytest.mark.parametrize("version", ["0.9", "2.0"])
+def test_versions_llhttp_accepts_but_porch_refuses(version):
+    data = f"GET / HTTP/{version}\r\nHost: a\r\n\r\n".encode()
+    events = RequestParser(Limits()).receive_data(data)
+    assert isinstance(events[-1], ProtocolError)
+    assert events[-1].status == 505

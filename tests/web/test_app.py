@@ -15,7 +15,9 @@ def tutorial_app() -> App:
     app = App()
 
     @app.get("/")
-    async def hello() -> str:
+    async def hello(param: str | None = None) -> str:
+        if param is not None:
+            return f"Received parameter: {param}"
         return "Hello, World!"
 
     @app.route("/echo-param")
@@ -60,6 +62,29 @@ def test_tutorial_pages(client):
     assert hello.text == "Hello, World!"
     assert hello.headers["content-type"] == "text/html; charset=utf-8"
     assert client.get("/echo-param?param=x").text == "Received parameter: x"
+    assert client.get("/?param=x").text == "Received parameter: x"
+
+
+def test_abort_and_http_exception(serve):
+    from porch import HTTPException, abort
+
+    app = App()
+
+    @app.get("/gone")
+    async def gone() -> str:
+        abort(410, "moved away", {"x-why": "test"})
+        return "unreachable"
+
+    @app.get("/denied")
+    def denied() -> str:
+        raise HTTPException(403, "no")
+
+    with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
+        response = client.get("/gone")
+        assert (response.status_code, response.text, response.headers["x-why"]) == (
+            410, "moved away\n", "test"
+        )
+        assert client.get("/denied").status_code == 403
 
 
 def test_path_and_query_parameters_are_converted(client):

@@ -84,19 +84,23 @@ class RequestParser:
         self.upgrade_data: bytes | None = None
         self._pending = 0
         self._good_host = b""  # the last Host value that passed validation
+        self._reset_chunked()
         self._reset_message()
+
+    def _reset_chunked(self) -> None:
+        """Counters that only a chunked body uses (reset when one starts)."""
+        self._body_size = 0
+        self._chunks = 0  # chunk headers seen
+        self._overhead = 0  # bytes of chunked framing and trailers received
+        self._trailers = 0
 
     def _reset_message(self) -> None:
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
-        self._trailers = 0
         self._size = 0
         # Values of the fields that decide framing and routing, by lowercase name.
         self._watched: dict[bytes, bytes] = {}
         self._kind = BodyKind.NONE
-        self._body_size = 0
-        self._chunks = 0  # chunk headers seen
-        self._overhead = 0  # bytes of chunked framing and trailers received
 
     @property
     def finished(self) -> bool:
@@ -214,7 +218,15 @@ class RequestParser:
     def on_headers_complete(self) -> None:
         self.in_head = False
         parser = self._parser
-        version = parser.get_http_version()
+        watched = self._watched
+        keep_alive = parser.should_keep_alive()
+        # llhttp accepts only 0.9, 1.0, 1.1 and 2.0, and keeps only 1.1 alive without a
+        # Connection field: then the version is known without get_http_version(), which
+        # formats a string on every call (a test pins this to llhttp's behaviour).
+        if keep_alive and b"connection" not in watched:
+            version = "1.1"
+        else:
+            version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
             self._raise(505, f"HTTP version {version} not supported")
         raw_method = parser.get_method()
@@ -227,7 +239,6 @@ class RequestParser:
             host = None
         else:
             path, query, host = self._target(method)
-        watched = self._watched
         host_field = watched.get(b"host")
         if host_field is None:
             if version == "1.1":
@@ -243,7 +254,6 @@ class RequestParser:
         upgrade = None
         if len(watched) > (host_field is not None):  # more than Host: framing fields
             length, expect, upgrade = self._framing(watched, version)
-        keep_alive = parser.should_keep_alive()
         if upgrade is not None:
             keep_alive = False  # nothing after an Upgrade request is HTTP/1.1
         self._events.append(
@@ -274,6 +284,7 @@ class RequestParser:
             if te.strip().lower() != b"chunked":
                 self._raise(501, "Only the 'chunked' transfer coding is supported")
             self._kind = BodyKind.CHUNKED
+            self._reset_chunked()
         else:
             raw_length = watched.get(b"content-length")
             if raw_length is not None:

@@ -60,15 +60,29 @@ def check_header(name: str, value: str) -> None:
         )
 
 
+# Encoded lines of single-header responses (most have just a content-type), bounded.
+_ONE_FIELD: dict[tuple[str, str], bytes] = {}
+_ONE_FIELD_MAX = 1024
+
+
 def render_head(
     status: int, headers: list[tuple[str, str]], preamble: bytes, tail: bytes
 ) -> bytes:
     """Status line, `preamble` (pre-encoded lines such as Date and Server), the checked
     `headers`, then `tail` (framing lines the server decided on) and the blank line."""
+    line = _STATUS_LINES.get(status) or status_line(status)
+    if len(headers) == 1:
+        field = headers[0]
+        encoded = _ONE_FIELD.get(field)
+        if encoded is None:
+            encoded = f"{field[0]}: {field[1]}\r\n".encode("latin-1")
+            if len(_ONE_FIELD) < _ONE_FIELD_MAX:
+                _ONE_FIELD[field] = encoded
+        return b"".join((line, preamble, encoded, tail, b"\r\n"))
     if headers:
         fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
-        return b"".join((status_line(status), preamble, fields.encode("latin-1"), tail, b"\r\n"))
-    return b"".join((status_line(status), preamble, tail, b"\r\n"))
+        return b"".join((line, preamble, fields.encode("latin-1"), tail, b"\r\n"))
+    return b"".join((line, preamble, tail, b"\r\n"))
 
 
 def chunk(data: bytes) -> bytes:

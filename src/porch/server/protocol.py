@@ -94,6 +94,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.idle_limit = state.config.timeout_head  # a new connection must speak promptly
         self.write_stalled_since = 0.0
         self.sender: asyncio.Task[Any] | None = None  # the task streaming a response body
+        self.limit_pipeline = state.config.limit_pipeline
+        self.queue_full = False
 
     # asyncio callbacks -----------------------------------------------------------------------
 
@@ -185,7 +187,8 @@ class HTTPProtocol(asyncio.Protocol):
         else:
             request._body_bytes = b""
         self.queue.append(request)
-        if len(self.queue) >= self.state.config.limit_pipeline:
+        if len(self.queue) >= self.limit_pipeline:
+            self.queue_full = True
             self.flow.pause(FlowControl.QUEUE)
 
     def _on_body(self, data: bytes) -> None:
@@ -223,7 +226,8 @@ class HTTPProtocol(asyncio.Protocol):
                 self._send_error(self.error)
             else:
                 break
-        if len(self.queue) < self.state.config.limit_pipeline:
+        if self.queue_full and len(self.queue) < self.limit_pipeline:
+            self.queue_full = False
             self.flow.resume(FlowControl.QUEUE)
         self._flush()
 
@@ -293,6 +297,40 @@ class HTTPProtocol(asyncio.Protocol):
     def _send(self, request: Request, response: Any) -> Coroutine[Any, Any, None] | None:
         """Queue the head (and a bytes body) for writing; return the coroutine that sends
         an iterator or file body, if any."""
+        if isinstance(response, Response) and response.stream is None:
+            # The common case, kept short: a bytes body with a status that has one, no framing
+            # set by the app, and a request without a body.
+            status = response.status
+            headers = response.headers
+            if (
+                type(status) is int
+                and 200 <= status <= 599
+                and status != 204
+                and status != 304
+                and not headers.framing
+                and request._body is None
+            ):
+                data = response.body
+                keep_alive = request.keep_alive and not self.state.draining
+                tail = b"content-length: %d\r\n" % len(data)
+                if not keep_alive:
+                    tail += b"connection: close\r\n"
+                elif request.http_version == "1.0":
+                    tail += b"connection: keep-alive\r\n"
+                try:
+                    head = render_head(status, headers._list, self.state.preamble, tail)
+                except (ResponseError, UnicodeEncodeError) as exc:
+                    logger.error("Cannot send the app's response: %s", exc)
+                    return self._send(request, _internal_error())
+                out = self.out
+                out.append(head)
+                if data and request.method != "HEAD":
+                    out.append(data)
+                self._finished(request, status, len(data), keep_alive)
+                return None
+        return self._send_general(request, response)
+
+    def _send_general(self, request: Request, response: Any) -> Coroutine[Any, Any, None] | None:
         if not isinstance(response, Response):
             logger.error(
                 "The app returned %r for %s %s instead of a porch Response",
