@@ -37,8 +37,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests bench examples
 	$(BIN)/ruff format src tests bench examples
 
+# Every suite, one after the other (each prints its table); BENCH_ARGS="--runs 3" for medians.
 bench:
-	bash bench/run.sh
+	bash bench/run.sh --suite server $(BENCH_ARGS)
+	bash bench/run.sh --suite static $(BENCH_ARGS)
+	bash bench/run.sh --suite framework $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
