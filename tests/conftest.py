@@ -3,64 +3,15 @@
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from porch import Config, Server
-from porch.server.state import App
+from porch.web.testing import live_server
 
-READY_TIMEOUT = 10.0
-
-
-@dataclass
-class Running:
-    """A server that listens on 127.0.0.1:`port`."""
-
-    server: Server
-    port: int
-    thread: threading.Thread
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def connect(self, timeout: float = 5.0) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        return sock
-
-
-@contextmanager
-def running(app: App, **options: Any) -> Iterator[Running]:
-    """Serve `app` on a free port in a thread; stop it gracefully on exit."""
-    options.setdefault("access_log", False)
-    config = Config(host="127.0.0.1", port=0, **options)
-    server = Server(app, config)
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            server.run(install_signals=False)
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-            server.started.set()
-
-    thread = threading.Thread(target=target, name="porch-test-server", daemon=True)
-    thread.start()
-    if not server.started.wait(READY_TIMEOUT) or errors:
-        raise RuntimeError(f"server did not start: {errors}")
-    port = int(server.addresses[0].rsplit(":", 1)[1])
-    try:
-        yield Running(server, port, thread)
-    finally:
-        server.stop()
-        thread.join(config.timeout_graceful + 5)
-        if errors:
-            raise errors[0]
+# The library's own live server is the fixture: real sockets, a free port, a graceful stop.
+running = live_server
 
 
 @pytest.fixture

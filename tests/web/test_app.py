@@ -82,7 +82,9 @@ def test_abort_and_http_exception(serve):
     with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
         response = client.get("/gone")
         assert (response.status_code, response.text, response.headers["x-why"]) == (
-            410, "moved away\n", "test"
+            410,
+            "moved away\n",
+            "test",
         )
         assert client.get("/denied").status_code == 403
 

@@ -18,7 +18,7 @@ from porch.interfaces.asgi_app import ASGIScope, Receive, Send, asgi_call
 from porch.request import Request, State
 from porch.response import JSONResponse, RedirectResponse, Response
 from porch.web.blueprints import Blueprint, Scope, scoped
-from porch.web.chain import Handler, Hook, Middleware, as_async, find_handler, link
+from porch.web.chain import Handler, Hook, Middleware, Routes, as_async, find_handler, link
 from porch.web.handlers import Invoker, compile_handler, to_response
 from porch.web.openapi import build as build_openapi
 from porch.web.openapi import install as install_openapi
@@ -29,7 +29,7 @@ __all__ = ["App"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class App:
+class App(Routes):
     """A web application.
 
     ``app = porch.App()``, then ``@app.get("/users/{id:int}")`` on handlers, ``app.run()`` for
@@ -115,21 +115,6 @@ class App:
         name = f"static{prefix.replace('/', ':')}"
         self.add_route(prefix + "/", serve_static, ("GET",), name + ":index")
         self.add_route(prefix + "/{path:path}", _static_file(files), ("GET",), name)
-
-    def get(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("GET",), name)
-
-    def post(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("POST",), name)
-
-    def put(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("PUT",), name)
-
-    def patch(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("PATCH",), name)
-
-    def delete(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("DELETE",), name)
 
     def middleware(self, func: F) -> F:
         """``async def mw(request, call_next) -> Response``; the first registered runs

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from porch.request import Request
 from porch.response import Response
-from porch.web.chain import Hook, Middleware, as_async, find_handler, link
+from porch.web.chain import Hook, Middleware, Routes, as_async, find_handler, link
 from porch.web.handlers import Invoker, to_response
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class Scope:
         self.errors: dict[type[BaseException] | int, Hook] = {}
 
 
-class Blueprint:
+class Blueprint(Routes):
     """``bp = Blueprint("users", url_prefix="/users")``; decorate handlers as on an App, then
     ``app.include(bp)``. Blueprints nest: ``bp.include(child)``."""
 
@@ -60,21 +60,6 @@ class Blueprint:
             return func
 
         return record
-
-    def get(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("GET",), name)
-
-    def post(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("POST",), name)
-
-    def put(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("PUT",), name)
-
-    def patch(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("PATCH",), name)
-
-    def delete(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        return self.route(path, ("DELETE",), name)
 
     def before_request(self, func: F) -> F:
         self._check_open()

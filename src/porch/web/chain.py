@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from porch.errors import HTTPError
 from porch.request import Request
 from porch.response import Response
 
-__all__ = ["Handler", "Hook", "Middleware", "as_async", "find_handler", "link"]
+__all__ = ["Handler", "Hook", "Middleware", "Routes", "as_async", "find_handler", "link"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 Handler = Callable[[Request], Awaitable[Response]]
 Middleware = Callable[[Request, Handler], Awaitable[Response]]
@@ -47,3 +49,27 @@ def find_handler(handlers: dict[type[BaseException] | int, Hook], exc: Exception
         if kind in handlers:
             return handlers[kind]
     return None
+
+
+class Routes:
+    """The per-method shortcuts over `route()`, shared by `App` and `Blueprint`."""
+
+    def route(
+        self, path: str, methods: list[str] | tuple[str, ...] = ("GET",), name: str | None = None
+    ) -> Callable[[F], F]:
+        raise NotImplementedError
+
+    def get(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("GET",), name)
+
+    def post(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("POST",), name)
+
+    def put(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("PUT",), name)
+
+    def patch(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("PATCH",), name)
+
+    def delete(self, path: str, name: str | None = None) -> Callable[[F], F]:
+        return self.route(path, ("DELETE",), name)

@@ -26,6 +26,7 @@ import http.cookies
 import inspect
 import logging
 import secrets
+import socket
 import threading
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
@@ -558,6 +559,10 @@ class LiveServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def connect(self, timeout: float = 5.0) -> socket.socket:
+        """A raw TCP connection to the server (for bytes no HTTP client would send)."""
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
 
 @contextmanager
