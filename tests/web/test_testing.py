@@ -329,3 +329,15 @@ def test_live_server_serves_the_app():
         assert srv.url == f"http://127.0.0.1:{srv.port}"
         assert httpx.get(srv.url + "/").text == "Hello, World!"
     assert not srv.thread.is_alive()
+
+
+def test_the_pytest_plugin_gives_a_live_server_fixture(porch_live_server):
+    import httpx as _httpx
+
+    from tests.web.test_app import tutorial_app
+
+    with porch_live_server(tutorial_app()) as server:
+        assert _httpx.get(server.url + "/").text == "Hello, World!"
+        with server.connect() as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
