@@ -16,6 +16,7 @@ bytes received were at fault, ``"server"`` when porch (or the app) produced some
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 __all__ = [
     "ClientDisconnected",
@@ -38,6 +39,8 @@ class HTTPError(PorchError):
 
     Raised anywhere below a handler, it becomes a plain-text response with `status` and
     `detail` as the body; `headers` are added to that response (for example ``Allow`` on 405).
+    With `errors` (a list of ``{"loc": [...], "msg": ...}``), the framework answers JSON
+    ``{"detail": errors}`` instead.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class HTTPError(PorchError):
         status: int,
         detail: str | None = None,
         headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
     ) -> None:
         if detail is None:
             try:
@@ -55,6 +59,8 @@ class HTTPError(PorchError):
         self.status = status
         self.detail = detail
         self.headers = headers
+        # Field errors of a validation failure (a 422 renders them as JSON "detail").
+        self.errors = errors
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status}, {self.detail!r})"

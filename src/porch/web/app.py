@@ -257,7 +257,7 @@ class App(Routes):
         if handler is not None:
             return to_response(await handler(request, exc))
         if isinstance(exc, HTTPError):
-            errors = getattr(exc, "errors", None)
+            errors = exc.errors
             if errors is not None:
                 return JSONResponse({"detail": errors}, exc.status, exc.headers)
             return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")

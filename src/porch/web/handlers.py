@@ -33,9 +33,7 @@ Binder = Callable[[Request, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 def _unprocessable(errors: list[dict[str, Any]]) -> HTTPError:
     names = ", ".join(".".join(str(part) for part in e["loc"]) for e in errors)
-    error = HTTPError(422, f"Invalid request: {names}")
-    error.errors = errors  # type: ignore[attr-defined]
-    return error
+    return HTTPError(422, f"Invalid request: {names}", errors=errors)
 
 
 def _collector(
