@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
@@ -273,17 +272,21 @@ class Request(RequestHead):
 
     @property
     def cookies(self) -> dict[str, str]:
+        """Cookie names to values (the first of a repeated name). An odd cookie (spaces,
+        JSON, quotes) is kept as it came and never hides the others."""
         cookies = self._cookies
         if cookies is None:
             cookies = {}
-            for value in self.headers.getlist("cookie"):
-                jar: SimpleCookie = SimpleCookie()
-                try:
-                    jar.load(value)
-                except Exception:  # a malformed cookie header is ignored, as browsers do
-                    continue
-                for key, morsel in jar.items():
-                    cookies.setdefault(key, morsel.value)
+            for header in self.headers.getlist("cookie"):
+                for pair in header.split(";"):
+                    name, sep, value = pair.partition("=")
+                    name = name.strip()
+                    if not sep or not name:
+                        continue
+                    value = value.strip()
+                    if len(value) >= 2 and value[0] == value[-1] == '"':
+                        value = value[1:-1]
+                    cookies.setdefault(name, value)
             self._cookies = cookies
         return cookies
 

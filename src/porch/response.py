@@ -70,7 +70,8 @@ class FileBody:
         offset, remaining = self.offset, self.count
         fd = self.file.fileno()
         while remaining > 0:
-            data = os.pread(fd, min(remaining, 256 * 1024), offset)
+            # A disk read may block: it runs in a thread, one hop per 256 KiB.
+            data = await asyncio.to_thread(os.pread, fd, min(remaining, 256 * 1024), offset)
             if not data:
                 raise OSError(f"{self.file.name!r} shrank while it was being sent")
             offset += len(data)

@@ -206,6 +206,10 @@ def build_request(scope: ASGIScope, receive: Receive) -> Request:
             raw_path = quote_from_bytes(raw_path, _PATH_SAFE).encode("ascii")
     else:
         raw_path = quote(scope.get("path") or "/", _PATH_SAFE).encode("ascii")
+    # The path includes root_path (the app's mount point); routes are relative to it.
+    root = quote(scope.get("root_path") or "", _PATH_SAFE).rstrip("/").encode("ascii")
+    if root and (raw_path == root or raw_path.startswith(root + b"/")):
+        raw_path = raw_path[len(root) :] or b"/"
     headers = [(bytes(name).lower(), bytes(value)) for name, value in scope.get("headers", ())]
     host = None
     length = None
@@ -286,7 +290,8 @@ async def _send_response(
     request: Request, response: Response, scope: ASGIScope, send: Send
 ) -> None:
     status = response.status
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+    # 1xx responses cannot be sent through ASGI's http.response.start.
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         raise ResponseError(f"the app's response has an invalid status {status!r}")
     status = int(status)  # an IntEnum such as HTTPStatus.OK
     stream = response.stream

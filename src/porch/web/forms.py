@@ -214,7 +214,7 @@ async def parse_form(request: Request, limits: FormLimits) -> FormData:
     elif media_type == MULTIPART:
         form = await _read_multipart(request, params.get("boundary"), limits)
     else:
-        got = f"'{media_type}'" if media_type else "no Content-Type"
+        got = f"'{media_type[:100]}'" if media_type else "no Content-Type"
         raise HTTPError(415, f"Expected a form body ({URLENCODED} or {MULTIPART}), got {got}")
     _parsed[request] = form
     files = [upload.file for upload in form.files]
@@ -289,7 +289,7 @@ async def _read_multipart(request: Request, boundary: str | None, limits: FormLi
     if not boundary:
         raise HTTPError(400, "The multipart/form-data Content-Type has no boundary parameter")
     if not _BOUNDARY.fullmatch(boundary):
-        raise HTTPError(400, f"Invalid multipart boundary {boundary!r}")
+        raise HTTPError(400, f"Invalid multipart boundary {boundary[:80]!r}")
     reader = _MultipartReader(boundary.encode("latin-1"), limits)
     try:
         async with aclosing(_stream(request)) as chunks:

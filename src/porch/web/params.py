@@ -19,6 +19,7 @@ Values are converted with ``msgspec.convert(..., strict=False)``; a failure is r
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 import re
@@ -140,7 +141,7 @@ class Field:
             value = request.cookies.get(self.key)
         if value is None or (self.many and not value):
             if self.default is not MISSING:
-                return self.default
+                return _fresh(self.default)
             if self.many:
                 return []
             raise Invalid([{"loc": [where, self.key], "msg": "field required"}])
@@ -156,16 +157,17 @@ class Field:
 async def read_body(field: Field, request: Request) -> Any:
     """The request body decoded into `field`'s type; raises `Invalid`, or `HTTPError(415)`
     when the body is not JSON (a body without a Content-Type is taken as JSON)."""
-    data = await request.body()
-    if not data:
-        if field.default is not MISSING:
-            return field.default
-        raise Invalid([{"loc": ["body"], "msg": "field required"}])
+    # The type is checked before the body is read: a large non-JSON body is refused unread.
     media_type = request.content_type
     if media_type and media_type != "application/json" and not media_type.endswith("+json"):
         raise HTTPError(
             415, f"Unsupported Media Type: expected application/json, got {media_type[:100]}"
         )
+    data = await request.body()
+    if not data:
+        if field.default is not MISSING:
+            return _fresh(field.default)
+        raise Invalid([{"loc": ["body"], "msg": "field required"}])
     decode = field.convert
     return decode(data) if decode is not None else data
 
@@ -228,6 +230,11 @@ def analyze(func: Callable[..., Any], path_params: list[str]) -> list[Field]:
     for name, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise TypeError(f"{func.__qualname__}: *args and **kwargs cannot be filled")
+        if param.kind is param.POSITIONAL_ONLY:
+            raise TypeError(
+                f"{func.__qualname__}: parameter {name!r} is positional-only; porch passes "
+                "parameters by name"
+            )
         annotation = hints.get(name, param.annotation)
         fields.append(_field(name, annotation, param.default, name in path_params))
     missing = [p for p in path_params if p not in signature.parameters]
@@ -376,3 +383,11 @@ def _booleans(value: Any) -> Any:
         if lowered in _FALSE:
             return False
     return value
+
+
+def _fresh(default: Any) -> Any:
+    """A default to hand to one request: a mutable one is copied, so that a handler that
+    changes it does not change it for the next request."""
+    if isinstance(default, list | dict | set | bytearray):
+        return copy.copy(default)
+    return default
