@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EventStream",
+    "close_body",
+    "iterate_body",
     "FileBody",
     "ServerSentEvent",
     "HTMLResponse",
@@ -361,3 +363,35 @@ def _cookie(
     if partitioned:
         parts.append("Partitioned")
     return "; ".join(parts)
+
+
+async def iterate_body(
+    stream: AsyncIterable[bytes | str] | Iterable[bytes | str] | FileBody,
+) -> AsyncGenerator[bytes | str, None]:
+    """The pieces of a non-bytes body (async or sync iterable, or a `FileBody` read in
+    chunks), closing any iterator this function itself created."""
+    if isinstance(stream, AsyncIterable):
+        iterator = aiter(stream)
+        try:
+            async for piece in iterator:
+                yield piece
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None and iterator is not stream:
+                await aclose()
+    else:
+        for piece in stream:
+            yield piece
+
+
+async def close_body(stream: Any) -> None:
+    """Close a body whatever happened to it: a `FileBody`, an async or a sync generator."""
+    if stream is None:
+        return
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()

@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 from urllib.parse import quote, quote_from_bytes
 
 from porch.errors import ClientDisconnected, HTTPError, ResponseError
 from porch.http.events import BodyKind
+from porch.http.writer import body_allowed
 from porch.request import ConnectionInfo, Request, RequestBody
-from porch.response import FileBody, Response
+from porch.response import FileBody, Response, close_body, iterate_body
 
 __all__ = ["ASGIApp", "ASGIScope", "NativeApp", "Receive", "Send", "asgi_call"]
 
@@ -268,22 +269,18 @@ async def _http(app: NativeApp, scope: ASGIScope, receive: Receive, send: Send) 
         except HTTPError as exc:
             response = _error(exc)
         except BaseException:
-            await _close(original.stream)
+            await close_body(original.stream)
             raise
         if response is not original:
-            await _close(original.stream)
+            await close_body(original.stream)
     try:
         await _send_response(request, response, scope, send)
     finally:
-        await _close(response.stream)
+        await close_body(response.stream)
 
 
 def _error(exc: HTTPError) -> Response:
     return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")
-
-
-def _has_body(status: int) -> bool:
-    return status >= 200 and status != 204 and status != 304
 
 
 async def _send_response(
@@ -304,12 +301,12 @@ async def _send_response(
             length = value.encode("latin-1")
     if type(stream) is FileBody:
         length = b"%d" % stream.count
-    elif stream is None and _has_body(status):
+    elif stream is None and body_allowed(status):
         length = b"%d" % len(response.body)
-    if length is not None and _has_body(status):
+    if length is not None and body_allowed(status):
         headers.append((b"content-length", length))
     start = {"type": "http.response.start", "status": status, "headers": headers}
-    if request.method == "HEAD" or not _has_body(status):
+    if request.method == "HEAD" or not body_allowed(status):
         await send(start)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
@@ -355,7 +352,7 @@ async def _send_stream(
 
     if isinstance(body, ASGIBody) and body.can_watch:
         watcher = asyncio.get_running_loop().create_task(body.watch(on_disconnect))
-    pieces = _pieces(stream)
+    pieces = iterate_body(stream)
     try:
         async for piece in pieces:
             if isinstance(piece, str):
@@ -379,33 +376,3 @@ async def _send_stream(
                 await watcher
             except asyncio.CancelledError:
                 pass
-
-
-async def _pieces(
-    stream: AsyncIterable[bytes | str] | Iterable[bytes | str] | FileBody,
-) -> AsyncGenerator[bytes | str, None]:
-    if isinstance(stream, FileBody | AsyncIterable):
-        iterator = aiter(stream)
-        try:
-            async for piece in iterator:
-                yield piece
-        finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None and iterator is not stream:
-                await aclose()
-    else:
-        for piece in stream:
-            yield piece
-
-
-async def _close(stream: Any) -> None:
-    """Close a file body, an async generator or a generator, whatever happened."""
-    if stream is None:
-        return
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
-        return
-    close = getattr(stream, "close", None)
-    if close is not None:
-        close()

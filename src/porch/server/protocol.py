@@ -23,12 +23,13 @@ from porch.http import END, RequestParser
 from porch.http.writer import (
     CONTINUE,
     LAST_CHUNK,
+    body_allowed,
     chunk,
     error_response,
     render_head,
 )
 from porch.request import ConnectionInfo, Request, RequestBody
-from porch.response import FileBody, Response
+from porch.response import FileBody, Response, close_body, iterate_body
 from porch.server.accesslog import escape, log_access
 from porch.server.flow import FlowControl
 from porch.server.state import ServerState
@@ -277,7 +278,7 @@ class HTTPProtocol(asyncio.Protocol):
         except Exception as exc:
             response = self._error_response(request, exc)
         if self.flow.lost:
-            await _close_stream(response)
+            await close_body(response.stream)
             return
         streaming = self._send(request, response)
         if streaming is not None:
@@ -362,7 +363,7 @@ class HTTPProtocol(asyncio.Protocol):
             return self._send(request, _internal_error())
         self.out.append(head)
         stream = response.stream
-        sends_body = request.method != "HEAD" and _has_body(response.status)
+        sends_body = request.method != "HEAD" and body_allowed(response.status)
         if stream is None:
             data = response.body if sends_body else b""
             if data:
@@ -370,7 +371,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._finished(request, response.status, len(data), keep_alive)
             return None
         if not sends_body:
-            self.state.track(self.state.loop.create_task(_close_stream(response)))
+            self.state.track(self.state.loop.create_task(close_body(response.stream)))
             self._finished(request, response.status, 0, keep_alive)
             return None
         self._flush()
@@ -389,7 +390,7 @@ class HTTPProtocol(asyncio.Protocol):
         body = response.stream
         if type(body) is not FileBody or body.count > INLINE_FILE_SIZE:
             return response
-        if request.method == "HEAD" or not _has_body(response.status):
+        if request.method == "HEAD" or not body_allowed(response.status):
             return response  # sent without a body; the file is closed then
         try:
             data = os.pread(body.file.fileno(), body.count, body.offset)
@@ -462,7 +463,7 @@ class HTTPProtocol(asyncio.Protocol):
         charset = response.charset
         self.sender = asyncio.current_task()
         try:
-            async for piece in _aiter(stream):
+            async for piece in iterate_body(stream):
                 if isinstance(piece, str):
                     piece = piece.encode(charset)
                 if not piece:
@@ -493,7 +494,7 @@ class HTTPProtocol(asyncio.Protocol):
             keep_alive = False
         finally:
             self.sender = None
-            await _close_stream(response)
+            await close_body(response.stream)
         self._finished(request, response.status, sent, keep_alive)
 
     def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
@@ -561,10 +562,6 @@ class HTTPProtocol(asyncio.Protocol):
         # (state.draining), and the connection closes after it.
 
 
-def _has_body(status: int) -> bool:
-    return status >= 200 and status != 204 and status != 304
-
-
 def _frame(
     request: Request, response: Response, keep_alive: bool
 ) -> tuple[bytes, int | None, bool]:
@@ -578,10 +575,10 @@ def _frame(
         length = stream.count
     status = response.status
     if stream is None:
-        tail = b"content-length: %d\r\n" % len(response.body) if _has_body(status) else b""
+        tail = b"content-length: %d\r\n" % len(response.body) if body_allowed(status) else b""
     elif length is not None:
         tail = b"content-length: %d\r\n" % length
-    elif not _has_body(status) or request.method == "HEAD":
+    elif not body_allowed(status) or request.method == "HEAD":
         tail = b""
     elif request.http_version == "1.1":
         tail = b"transfer-encoding: chunked\r\n"
@@ -616,27 +613,3 @@ def _framing_headers(response: Response, keep_alive: bool) -> tuple[int | None, 
     response.headers._list = kept
     response.headers.framing = False
     return length, keep_alive
-
-
-async def _aiter(
-    stream: AsyncIterable[bytes | str] | Iterable[bytes | str],
-) -> Any:
-    if isinstance(stream, AsyncIterable):
-        async for piece in stream:
-            yield piece
-    else:
-        for piece in stream:
-            yield piece
-
-
-async def _close_stream(response: Any) -> None:
-    stream = getattr(response, "stream", None)
-    if stream is None:
-        return
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
-    else:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()

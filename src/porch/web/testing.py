@@ -28,7 +28,7 @@ import logging
 import secrets
 import socket
 import threading
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,8 +40,9 @@ import msgspec
 
 from porch.datastructures import Headers
 from porch.errors import ClientDisconnected, HTTPError
+from porch.http.writer import body_allowed
 from porch.request import ConnectionInfo, Request, RequestBody
-from porch.response import FileBody, Response
+from porch.response import FileBody, Response, close_body, iterate_body
 
 if TYPE_CHECKING:
     from porch.server import Server
@@ -364,46 +365,20 @@ class _Source:
         pass
 
 
-def _has_body(status: int) -> bool:
-    return status >= 200 and status not in (204, 304)
-
-
 async def _read_body(request: Request, response: Response) -> bytes:
     """The body bytes the server would send; iterators and files are read to the end."""
     stream = response.stream
     if stream is None:
-        return response.body if request.method != "HEAD" and _has_body(response.status) else b""
+        return response.body if request.method != "HEAD" and body_allowed(response.status) else b""
     try:
-        if request.method == "HEAD" or not _has_body(response.status):
+        if request.method == "HEAD" or not body_allowed(response.status):
             return b""
         parts: list[bytes] = []
-        async for piece in _aiter(stream):
+        async for piece in iterate_body(stream):
             parts.append(piece.encode(response.charset) if isinstance(piece, str) else piece)
         return b"".join(parts)
     finally:
-        await _close(stream)
-
-
-async def _aiter(stream: Any) -> Any:
-    if isinstance(stream, AsyncIterable):
-        async for piece in stream:
-            yield piece
-    else:
-        for piece in stream:
-            yield piece
-
-
-async def _close(stream: Any) -> None:
-    if isinstance(stream, FileBody):
-        stream.close()
-        return
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
-        return
-    close = getattr(stream, "close", None)
-    if close is not None:
-        close()
+        await close_body(stream)
 
 
 def _wire_headers(
@@ -426,7 +401,7 @@ def _wire_headers(
         length = int(declared)
     else:
         length = None
-    if not _has_body(response.status):
+    if not body_allowed(response.status):
         return fields
     if length is not None:
         fields.append((b"content-length", str(length).encode()))
