@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import Any, Protocol
 from urllib.parse import quote, quote_from_bytes
 
+from porch.datastructures import FRAMING_HEADERS
 from porch.errors import ClientDisconnected, HTTPError, ResponseError
 from porch.http.events import BodyKind
 from porch.http.writer import body_allowed
@@ -30,8 +31,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("porch.interfaces")
 
-# Framing is the ASGI server's business; it adds Content-Length or chunked itself.
-_DROPPED = frozenset(("content-length", "transfer-encoding", "connection"))
 _PATH_SAFE = "/!$&'()*+,;=:@-._~"
 BODY_HIGH_WATER = 1 << 20  # bytes buffered from receive() while a response streams
 
@@ -295,7 +294,7 @@ async def _send_response(
     headers = []
     length: bytes | None = None
     for name, value in response.headers._list:
-        if name not in _DROPPED:
+        if name not in FRAMING_HEADERS:  # framing is the ASGI server's business
             headers.append((name.encode("latin-1"), value.encode("latin-1")))
         elif name == "content-length" and stream is not None and value.isdigit():
             length = value.encode("latin-1")

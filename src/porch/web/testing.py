@@ -38,7 +38,7 @@ from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import msgspec
 
-from porch.datastructures import Headers
+from porch.datastructures import FRAMING_HEADERS, Headers
 from porch.errors import ClientDisconnected, HTTPError
 from porch.http.writer import body_allowed
 from porch.request import ConnectionInfo, Request, RequestBody
@@ -389,7 +389,7 @@ def _wire_headers(
     fields = [
         (name.encode("latin-1"), value.encode("latin-1"))
         for name, value in response.headers.items()
-        if name not in ("content-length", "transfer-encoding", "connection")
+        if name not in FRAMING_HEADERS
     ]
     stream = response.stream
     declared = response.headers.get("content-length")
