@@ -24,6 +24,9 @@ __all__ = ["Config", "ENV_PREFIX"]
 ENV_PREFIX = "PORCH_"
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _LOOPS = ("auto", "asyncio", "uvloop")
+_ENVS = ("development", "production")
+# These limits and timeouts turn a feature off with 0; every other one must be positive.
+_ZERO_IS_OFF = frozenset({"limit_worker_memory", "timeout_worker"})
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -63,20 +66,70 @@ class Config:
         20.0, "Seconds in-flight requests get to finish after SIGTERM/SIGINT."
     )
 
+    workers: int = _opt(
+        1, "Worker processes sharing the socket under a supervisor; 0 = one per CPU core."
+    )
+    max_requests: int = _opt(
+        0, "Replace a worker after it has answered this many requests (0 = never)."
+    )
+    max_requests_jitter: int = _opt(
+        0, "Add a random 0..N to --max-requests per worker, so they do not all recycle at once."
+    )
+    limit_worker_memory: int = _opt(
+        0, "Replace a worker whose resident memory exceeds this many MiB (0 = off)."
+    )
+    timeout_worker: float = _opt(
+        30.0, "Seconds a worker's event loop may stay blocked before it is replaced (0 = off)."
+    )
+    reload: bool = _opt(False, "Development: restart the server when a watched file changes.")
+    reload_dir: str | None = _opt(
+        None, "Folders --reload watches, separated by commas (default: --app-dir)."
+    )
+    reload_include: str = _opt(
+        "*.py", "File name patterns that trigger --reload, separated by commas."
+    )
+    reload_exclude: str | None = _opt(
+        None, "File name patterns --reload ignores, separated by commas."
+    )
+    env: str | None = _opt(
+        None,
+        "development or production (unset: production, or development with --reload).",
+        _ENVS,
+    )
+
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             choices = f.metadata.get("choices")
-            if choices and value not in choices:
+            if choices and value is not None and value not in choices:
                 raise ConfigError(
                     f"{_label(f.name)} must be one of {', '.join(choices)}; got {value!r}"
                 )
-            if f.name.startswith(("limit_", "timeout_")) and not value > 0:
+            if f.name in _ZERO_IS_OFF:
+                if not value >= 0:
+                    raise ConfigError(f"{_label(f.name)} must be 0 (off) or more; got {value!r}")
+            elif f.name.startswith(("limit_", "timeout_")) and not value > 0:
                 raise ConfigError(f"{_label(f.name)} must be positive; got {value!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{_label('port')} must be between 0 and 65535; got {self.port}")
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd are alternatives: give one")
+        self._check_workers()
+
+    def _check_workers(self) -> None:
+        for name in ("workers", "max_requests", "max_requests_jitter"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{_label(name)} must be 0 or more; got {getattr(self, name)}")
+        if self.reload:
+            if self.env == "production":
+                raise ConfigError(
+                    "--reload is for development: it cannot run with --env production"
+                )
+            if self.workers != 1:
+                raise ConfigError("--reload runs one worker: it cannot be combined with --workers")
+        if self.env is None:
+            # Frozen: the resolved value is set once, here, and never again.
+            object.__setattr__(self, "env", "development" if self.reload else "production")
 
     @property
     def limits(self) -> Limits:

@@ -57,6 +57,10 @@ def serve(app: str, app_dir: str, **options: Any) -> None:
     try:
         config = Config.from_env(**options)
         setup_logging(config.log_level, config.access_log)
+        from porch.workers import run_workers, wants_supervisor
+
+        if wants_supervisor(config):  # --workers, --reload, recycling: see docs/workers.md
+            sys.exit(run_workers(app, app_dir, config))
         target = load_app(app, app_dir)
         kind = app_kind(target)
         if kind != "native":

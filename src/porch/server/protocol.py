@@ -498,6 +498,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._finished(request, response.status, sent, keep_alive)
 
     def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
+        self.state.requests += 1
         if self.state.access_log:
             log_access(request, status, size)
         self.current = None
@@ -554,8 +555,17 @@ class HTTPProtocol(asyncio.Protocol):
             reading._body.abort(ProtocolError(408, "Timed out waiting for the request body"))
 
     def shutdown(self) -> None:
-        """Stop taking requests: close now if idle, else after the request in progress."""
+        """Stop taking requests: close now if idle, else after the request in progress.
+
+        A connection busy since the last tick may have a request on its way (a client reuses
+        a keep-alive connection at once; a new one writes right after connecting): it gets
+        until the next tick, and a request that arrives meanwhile is answered with close.
+        Without this, a rolling restart under load fails requests that were already sent.
+        """
         if self.current is None and not self.queue and self.reading is None:
+            if self.parser.in_head or self.mark == self.state.now:
+                self.idle_limit = 0.0  # on_tick closes it at the next tick if still idle
+                return
             self.closing = True
             self.transport.close()
         # Otherwise the response in progress goes out with "connection: close"

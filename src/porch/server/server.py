@@ -12,12 +12,15 @@ import socket
 import stat
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from porch.config import Config
 from porch.errors import ConfigError
 from porch.server.protocol import HTTPProtocol
 from porch.server.state import App, ServerState
+
+if TYPE_CHECKING:
+    from porch.workers.link import WorkerLink
 
 __all__ = ["Server", "new_event_loop", "run"]
 
@@ -83,6 +86,9 @@ class Server:
         if self._stop_requested:
             self._stop.set()
         state = self._state = ServerState(self.app, self.config, loop)
+        from porch.workers.link import WorkerLink  # here: porch.workers imports this module
+
+        link = WorkerLink.from_environ(self.stop, self.config.max_requests)
         await self._app_hook("startup")
         try:
             servers = await self._bind(loop, state)
@@ -97,8 +103,10 @@ class Server:
         if install_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._on_signal, sig)
-        ticker = self._schedule_tick(loop, state)
+        ticker = self._schedule_tick(loop, state, link)
         self.started.set()
+        if link is not None:
+            link.ready()
         try:
             await self._stop.wait()
             await self._shutdown(servers, state)
@@ -106,6 +114,8 @@ class Server:
         finally:
             self._loop = None
             ticker[0].cancel()
+            if link is not None:
+                link.close()
             if install_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)
@@ -138,12 +148,14 @@ class Server:
 
     @staticmethod
     def _schedule_tick(
-        loop: asyncio.AbstractEventLoop, state: ServerState
+        loop: asyncio.AbstractEventLoop, state: ServerState, link: WorkerLink | None
     ) -> list[asyncio.TimerHandle]:
         handle: list[asyncio.TimerHandle] = []
 
         def tick() -> None:
             state.tick()
+            if link is not None:
+                link.tick(state.requests)  # the heartbeat: stops when the loop is blocked
             # Land just after each wall-clock second, so the Date header is exact.
             handle[0] = loop.call_later(1.0 - time.time() % 1.0 + 0.001, tick)
 

@@ -38,6 +38,7 @@ class ServerState:
         self.connections: set[HTTPProtocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.draining = False
+        self.requests = 0  # answered so far: a worker supervisor recycles on it
         self.all_closed = asyncio.Event()  # set when draining and the last connection is gone
         self.access_log = config.access_log
         self.server_line = b"server: porch\r\n" if config.server_header else b""

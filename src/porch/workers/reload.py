@@ -1,0 +1,46 @@
+"""Which file changes restart the development server (``--reload``)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+from porch.config import Config
+
+__all__ = ["ReloadFilter", "watched_dirs"]
+
+
+def _patterns(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def watched_dirs(config: Config, app_dir: str) -> list[Path]:
+    """The folders named by ``--reload-dir`` (separated by commas), else the app's folder."""
+    dirs = [Path(d).resolve() for d in _patterns(config.reload_dir or "")]
+    return dirs or [Path(app_dir).resolve()]
+
+
+class ReloadFilter:
+    """Accept a changed path when its name (or its whole path) matches an include pattern and
+    no exclude pattern, outside the folders nobody edits (.git, .venv, __pycache__,
+    node_modules and the tools' caches; watchfiles' own list)."""
+
+    def __init__(self, config: Config) -> None:
+        from watchfiles import DefaultFilter
+
+        self.ignored = DefaultFilter()  # its ignored folders and editor swap files
+        self.include = _patterns(config.reload_include)
+        self.exclude = _patterns(config.reload_exclude or "")
+
+    def __call__(self, change: object, path: str) -> bool:
+        if not self.ignored(change, path):  # type: ignore[arg-type]
+            return False
+        name = os.path.basename(path)
+        return self._matches(self.include, name, path) and not self._matches(
+            self.exclude, name, path
+        )
+
+    @staticmethod
+    def _matches(patterns: tuple[str, ...], name: str, path: str) -> bool:
+        return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(path, p) for p in patterns)

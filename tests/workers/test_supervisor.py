@@ -1,0 +1,163 @@
+"""``porch serve --workers N``: real supervisor and worker processes under real load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import read_response
+from tests.workers.conftest import (
+    DEADLINE,
+    Supervised,
+    load,
+    wait_until,
+    write_app,
+)
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    write_app(tmp_path)
+    return tmp_path
+
+
+def test_sighup_replaces_every_worker_under_load_without_a_failure(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2") as porch:
+        old = set(porch.ready(2))
+        with load(porch.http_port) as loads:
+            wait_until(lambda: all(len(one.outcomes) > 20 for one in loads), "load flows")
+            write_app(app_dir, version="v2-reloaded")  # new code, picked up by SIGHUP only
+            assert all("v1" in body for one in loads for body in one.bodies_since(0))
+            marks = [len(one.outcomes) for one in loads]
+            since = porch.mark()
+            porch.signal(signal.SIGHUP)
+            new = set(porch.ready(2, since))
+            for pid in old:
+                porch.line(rf"Worker {pid} stopped \(exit code 0\)")
+            # Both clients must reach the new code before the load stops.
+            wait_until(
+                lambda: all(
+                    any("v2-reloaded" in body for body in one.bodies_since(mark))
+                    for one, mark in zip(loads, marks, strict=True)
+                ),
+                "both clients see the new code",
+            )
+        for one in loads:
+            assert one.failures() == [], porch.transcript()
+            assert len(one.outcomes) > 40
+        assert not old & new
+        served = set().union(*(one.pids() for one in loads))
+        assert served <= old | new and served & new
+        # After the reload, only the new workers answer, with the new code.
+        status, body = porch.get()
+        assert status == 200 and body.decode().endswith("v2-reloaded")
+        assert int(body.split()[0]) in new
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_a_killed_worker_is_replaced_and_the_others_keep_serving(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2") as porch:
+        first, second = porch.ready(2)
+        with load(porch.http_port, keep_alive=False) as (fresh,):
+            wait_until(lambda: len(fresh.outcomes) > 20, "load flows")
+            since = porch.mark()
+            os.kill(first, signal.SIGKILL)
+            porch.line(rf"Worker {first} died unexpectedly \(SIGKILL\)")
+            dead_at = time.monotonic()  # from here no connection can reach the dead worker
+            (replacement,) = porch.ready(1, since)
+            wait_until(lambda: replacement in fresh.pids(), "the new worker serves")
+        assert replacement not in (first, second)
+        # Only a request already on the killed worker may fail (one client: at most one).
+        failures = fresh.failures()
+        assert len(failures) <= 1, failures
+        assert all(f.started < dead_at for f in failures), failures
+        after = [o for o in fresh.outcomes if o.started > dead_at]
+        assert after and all(o.ok for o in after)
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_sigterm_lets_a_slow_request_finish_then_exits_0(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2", "--timeout-graceful", "10") as porch:
+        porch.ready(2)
+        with fresh_connection(porch.http_port, "/slow?delay=1") as slow:
+            porch.line("SLOW-STARTED")
+            porch.signal(signal.SIGTERM)
+            porch.line("SIGTERM: stopping the workers gracefully")
+            status, _, body = read_response(slow, DEADLINE)
+        assert (status, body) == (200, b"slow done")
+        assert porch.finish(DEADLINE) == 0
+    assert not any("Killing" in line for line in porch.lines["stderr"])
+
+
+def test_max_requests_recycles_workers_without_a_failure(app_dir: Path) -> None:
+    args = ("--workers", "2", "--max-requests", "30", "--max-requests-jitter", "10")
+    with Supervised(app_dir, *args) as porch:
+        old = set(porch.ready(2))
+        with load(porch.http_port) as loads:
+            # Three recycles, each under load: each worker recycles at least once.
+            porch.line(r"Worker \d+ stopped \(exit code 0\)", count=3)
+            assert len(porch.matches(r"Replacing worker \d+ \(max requests\)")) >= 3
+            wait_until(
+                lambda: set().union(*(one.pids() for one in loads)) - old, "new workers serve"
+            )
+        for one in loads:
+            assert one.failures() == [], porch.transcript()
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_a_stuck_worker_has_its_stack_dumped_and_is_replaced(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2", "--timeout-worker", "2") as porch:
+        porch.ready(2)
+        since = porch.mark()
+        with fresh_connection(porch.http_port, "/block"):
+            stuck = int(porch.line(r"Worker (\d+) is stuck", since).group(1))
+            porch.line(r"line \d+ in block_the_event_loop", since)
+            porch.line(rf"Worker {stuck} died unexpectedly \(SIGKILL\)", since)
+            (replacement,) = porch.ready(1, since)
+        assert replacement != stuck
+        assert porch.get()[0] == 200
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_an_app_that_cannot_start_makes_the_supervisor_give_up(tmp_path: Path) -> None:
+    (tmp_path / "wapp.py").write_text("raise RuntimeError('broken at import')\n")
+    with Supervised(tmp_path, "--workers", "2") as porch:
+        code = porch.finish(DEADLINE)
+    assert code == 1
+    errors = "\n".join(porch.lines["stderr"])
+    assert "broken at import" in errors
+    assert "The app does not start in a worker" in errors
+    assert errors.count("Started worker") == 2  # no retry loop
+
+
+def test_sigttin_and_sigttou_change_the_number_of_workers(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "1", "--max-requests", "1000000") as porch:
+        (first,) = porch.ready(1)
+        since = porch.mark()
+        porch.signal(signal.SIGTTIN)
+        (second,) = porch.ready(1, since)
+        porch.signal(signal.SIGTTOU)
+        porch.line(r"Stopping worker \d+ \(fewer workers wanted\)", since)
+        porch.line(r"Worker \d+ stopped \(exit code 0\)", since)
+        assert porch.get()[0] == 200
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+    assert first != second
+
+
+def fresh_connection(port: int, target: str) -> socket.socket:
+    """A new connection with one GET sent, its response not read yet."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+    return sock
