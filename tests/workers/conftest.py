@@ -48,6 +48,8 @@ async def app(request: Request) -> Response:
         return Response(b"slow done", media_type="text/plain")
     if request.path == "/block":
         block_the_event_loop()
+    if request.path == "/exit":
+        os._exit(3)
     return Response(f"{{os.getpid()}} {{VERSION}}".encode(), media_type="text/plain")
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import read_response
+from tests.conftest import read_response, recv_all
+from tests.server.test_lifecycle import PorchProcess
 from tests.workers.conftest import (
     DEADLINE,
     Supervised,
+    fresh_get,
     load,
     wait_until,
     write_app,
@@ -161,3 +164,72 @@ def fresh_connection(port: int, target: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     sock.sendall(f"GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
     return sock
+
+
+def test_workers_dying_young_are_restarted_with_growing_back_off(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2") as porch:
+        porch.ready(2)
+        waits = []
+        for _ in range(2):
+            since = porch.mark()
+            with contextlib.suppress(OSError, AssertionError):
+                fresh_get(porch.http_port, "/exit")  # the worker exits without answering
+            porch.line(r"Worker \d+ died unexpectedly \(exit code 3\)", since)
+            waits.append(float(porch.line(r"waiting ([\d.]+) s", since).group(1)))
+            porch.ready(1, since)
+        assert waits[1] == 2 * waits[0] > 0
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_a_worker_over_its_memory_limit_is_replaced_without_a_failure(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2", "--limit-worker-memory", "1") as porch:
+        old = porch.ready(2)
+        with load(porch.http_port) as loads:
+            porch.line(rf"Worker {old[0]} uses \d+ MiB \(--limit-worker-memory 1\)")
+            porch.line(rf"Stopping worker {old[0]} \(replaced by \d+\)")
+            porch.line(rf"Worker {old[0]} stopped \(exit code 0\)")
+        for one in loads:
+            assert one.failures() == [], porch.transcript()
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_a_second_sigterm_cuts_the_drain_short(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2", "--timeout-graceful", "60") as porch:
+        porch.ready(2)
+        with fresh_connection(porch.http_port, "/slow?delay=60") as slow:
+            porch.line("SLOW-STARTED")
+            porch.signal(signal.SIGTERM)
+            porch.line("SIGTERM: stopping the workers gracefully")
+            porch.signal(signal.SIGTERM)
+            porch.line("Second SIGTERM: the workers close every connection now")
+            assert porch.finish(DEADLINE) == 0  # long before the 60 s of grace
+            assert recv_all(slow, DEADLINE) == b""  # cut off, not answered
+
+
+def test_zero_workers_means_one_per_core(app_dir: Path) -> None:
+    cores = os.cpu_count() or 1
+    with Supervised(app_dir, "--workers", "0") as porch:
+        assert len(set(porch.ready(cores))) == cores
+        porch.line(rf"listening on .* with {cores} workers")
+        porch.signal(signal.SIGINT)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_workers_share_a_unix_socket_removed_at_exit(app_dir: Path) -> None:
+    path = app_dir / "porch.sock"
+    args = ("serve", "wapp:app", "--app-dir", str(app_dir), "--uds", str(path))
+    with PorchProcess(*args, "--workers", "2") as porch:
+        porch.wait_for(rf"porch supervisor \(pid \d+\) listening on unix:{path} ")
+        porch.wait_for(r"Worker \d+ ready")
+        porch.wait_for(r"Worker \d+ ready")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(DEADLINE)
+            sock.connect(str(path))
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            status, _, body = read_response(sock, DEADLINE)
+        assert status == 200 and body.endswith(b" v1")
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+    assert not path.exists()

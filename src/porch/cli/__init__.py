@@ -154,6 +154,13 @@ def static(
     try:
         config = Config.from_env(**options)
         setup_logging(config.log_level, config.access_log)
+        from porch.workers import wants_supervisor
+
+        if wants_supervisor(config):
+            raise ConfigError(
+                "porch static serves from one process: --workers, --reload, --max-requests "
+                "and --limit-worker-memory are options of porch serve"
+            )
         app = StaticFiles(
             directory,
             index=index or None,

@@ -134,7 +134,7 @@ class Supervisor:
         loop = self._loop = asyncio.get_running_loop()
         self._done = loop.create_future()
         assert self.sock is not None
-        mode = "reloading on changes" if self.config.reload else f"{self.target} workers"
+        mode = "1 worker, reloading on changes" if self.config.reload else f"{self.target} workers"
         logger.info(
             "porch supervisor (pid %d) listening on %s with %s",
             os.getpid(),
