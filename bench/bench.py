@@ -1,5 +1,6 @@
 """Benchmark runner: start each server pinned to core 0, load it with wrk
 pinned to core 1, and report req/s, p50 and p99 as Markdown (and JSON).
+A scenario with several workers leaves its server unpinned, on every core.
 
 Usage: python bench/bench.py [--suite server] [--only NAME,...]
                              [--scenario NAME,...] [--duration S] [--runs N]
@@ -128,12 +129,15 @@ def measure(server_name: str, scenario: Scenario, duration: float) -> Row:
     server = SERVERS[server_name]
     row = Row(server_name)
     with tempfile.TemporaryDirectory(prefix=f"porch-bench-{server_name}-") as tmp:
-        launch = Launch(port=free_port(), workdir=Path(tmp), path=scenario.path)
+        launch = Launch(
+            port=free_port(), workdir=Path(tmp), path=scenario.path, workers=scenario.workers
+        )
         log = launch.workdir / "server.log"
         try:
             with log.open("wb") as out:
                 proc = subprocess.Popen(
-                    pinned(SERVER_CPU) + server.command(launch),
+                    # Several worker processes get every core (wrk keeps core 1 too).
+                    (pinned(SERVER_CPU) if launch.workers == 1 else []) + server.command(launch),
                     cwd=server.cwd,
                     stdin=subprocess.DEVNULL,
                     stdout=out,

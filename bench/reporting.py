@@ -105,12 +105,18 @@ def environment(duration: float, runs: int) -> Environment:
 
 def markdown(suite: Suite, env: Environment, results: Results) -> str:
     rps = {(s.name, r.server): r.median("rps") for s, rows in results for r in rows}
+    workers = max((s.workers for s in suite.scenarios), default=1)
     lines = [
         f"# porch benchmarks — suite `{suite.name}`",
         "",
         f"{env.date} · commit {env.commit} · {env.cpu} · Python {env.python} · {env.wrk}",
         "",
-        f"Servers pinned to core {SERVER_CPU}, wrk to core {CLIENT_CPU}: "
+        (
+            f"Each server runs {workers} worker processes, unpinned (every core); "
+            if workers > 1
+            else f"Servers pinned to core {SERVER_CPU}, "
+        )
+        + f"wrk pinned to core {CLIENT_CPU}: "
         f"`{' '.join(wrk_command('URL', env.duration_s, 1))}` "
         f"after a {WARMUP_S} s warm-up (a table that names `wrk -cN` used N connections); "
         "pipelined tables add "

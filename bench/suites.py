@@ -28,6 +28,7 @@ class Launch:
     port: int
     workdir: Path  # a fresh temp dir, removed after the server stops
     path: str  # the scenario's request path, e.g. "/json"
+    workers: int = 1  # processes the server should run (suite `workers`)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Scenario:
     connections: int | None = None  # wrk -c; None: the default (loadgen.CONNECTIONS)
     probes: tuple[Probe, ...] = ()  # checked once per start, before the warm-up
     content_type: str | None = None  # the first response's media type must be this
+    workers: int = 1  # >1: each server runs that many processes, not pinned to one core
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,9 @@ def _porch(launch: Launch) -> list[str]:
         app = ["serve", "bench.apps.porch_framework:app"]
     else:
         app = ["serve", "bench.apps.porch_native:app"]
-    return [sys.executable, "-m", "porch", *app, "--port", str(launch.port), "--no-access-log"]
+    workers = ["--workers", str(launch.workers)] if launch.workers > 1 else []
+    port = ["--port", str(launch.port)]
+    return [sys.executable, "-m", "porch", *app, *port, "--no-access-log", *workers]
 
 
 def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]:
@@ -170,6 +174,25 @@ def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]
         "uvloop",
         "--http",
         "httptools",
+        "--log-level",
+        "warning",
+        *(["--workers", str(launch.workers)] if launch.workers > 1 else []),
+    ]
+
+
+def _gunicorn(launch: Launch) -> list[str]:
+    # uvicorn's worker class picks uvloop and httptools when they are installed (they are).
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "bench.apps.asgi_bare:app",
+        "--worker-class",
+        "uvicorn.workers.UvicornWorker",
+        "--workers",
+        str(launch.workers),
+        "--bind",
+        f"127.0.0.1:{launch.port}",
         "--log-level",
         "warning",
     ]
@@ -289,6 +312,11 @@ SERVERS: dict[str, Server] = {
             _uvicorn,
         ),
         Server(
+            "gunicorn",
+            "gunicorn with uvicorn workers (uvicorn.workers.UvicornWorker), bare ASGI app",
+            _gunicorn,
+        ),
+        Server(
             "nginx",
             "nginx, 1 process, `return 200` from config; "
             "suite `static`: `root DIR`, `sendfile on`",
@@ -337,6 +365,7 @@ _MESSAGE = json_is({"message": "Hello, World!"})
 _ALL = ("porch", "uvicorn", "nginx", "raw")
 _STATIC = ("porch", "http.server", "aiohttp", "nginx")
 _FRAMEWORK = ("porch", "fastapi", "starlette", "sanic")
+_WORKERS = ("porch", "uvicorn", "gunicorn")
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -384,6 +413,13 @@ SUITES: dict[str, Suite] = {
                 Target("typed-json", "sanic", 1.5),
                 Target("typed-json", "starlette", 1.3),
             ),
+        ),
+        Suite(
+            "workers",
+            scenarios=(
+                Scenario("plaintext-2-workers", "/plaintext", _WORKERS, check=_HELLO, workers=2),
+            ),
+            targets=(Target("plaintext-2-workers", "uvicorn", 1.3),),
         ),
     )
 }
