@@ -233,3 +233,21 @@ def test_workers_share_a_unix_socket_removed_at_exit(app_dir: Path) -> None:
         porch.signal(signal.SIGTERM)
         assert porch.finish(DEADLINE) == 0
     assert not path.exists()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2") as porch:
+        workers = porch.ready(2)
+        porch.proc.kill()
+        porch.finish(DEADLINE)
+        wait_until(lambda: not any(alive(pid) for pid in workers), "the orphans exit")
+        wait_until(lambda: len(porch.matches("The supervisor is gone: stopping")) == 2, "logs")
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting to be reaped does not count)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
