@@ -204,13 +204,16 @@ class Supervisor:
         self.on_worker_spawn(env)
         command = [sys.executable, "-m", "porch", "serve", self.app_spec]
         command += ["--app-dir", self.app_dir, *self.extra_args]
+        # In production, CTRL+C reaches the supervisor only, which tells each worker once.
+        # In development (--reload) the worker shares the terminal, so a breakpoint() works.
+        dev = self.config.reload
         try:
             proc = subprocess.Popen(
                 command,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=None if dev else subprocess.DEVNULL,
                 pass_fds=(self.sock.fileno(), write_end),
-                process_group=0,  # CTRL+C reaches the supervisor only; it tells the workers
+                process_group=None if dev else 0,
             )
         except OSError as exc:
             os.close(read_end)
@@ -260,7 +263,9 @@ class Supervisor:
         if any(w.replaces is not None for w in active):
             return  # one replacement at a time: the others keep serving meanwhile
         if len(filled) > self.target:
-            for worker in sorted(filled, key=lambda w: (w.ready, w.started))[self.target :]:
+            # Those still starting first, then the oldest.
+            extra = sorted(filled, key=lambda w: (w.ready, w.started))[: len(filled) - self.target]
+            for worker in extra:
                 self._stop_worker(worker, "fewer workers wanted")
             return
         for worker in sorted(active, key=lambda w: w.started):
@@ -432,7 +437,8 @@ class Supervisor:
     def _housekeeping(self) -> None:
         assert self._loop is not None
         now = self._loop.time()
-        timeout = self.config.timeout_worker
+        # A developer stopped at a breakpoint must not be killed: no timeout with --reload.
+        timeout = 0.0 if self.config.reload else self.config.timeout_worker
         limit = self.config.limit_worker_memory * 1024 * 1024
         for worker in list(self.workers.values()):
             if worker.stopping or worker.stuck:
