@@ -251,3 +251,25 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status
+
+
+def test_sighup_with_code_that_does_not_start_keeps_the_old_workers(app_dir: Path) -> None:
+    with Supervised(app_dir, "--workers", "2") as porch:
+        old = porch.ready(2)
+        since = porch.mark()
+        (app_dir / "wapp.py").write_text("raise RuntimeError('bad deploy')\n")
+        porch.signal(signal.SIGHUP)
+        porch.line(r"Reload abandoned: the new workers do not start", since)
+        assert porch.matches("bad deploy", since)
+        status, body = porch.get()
+        assert status == 200 and int(body.split()[0]) in old
+        since = porch.mark()
+        write_app(app_dir, version="v2-good-deploy")
+        porch.signal(signal.SIGHUP)
+        new = porch.ready(2, since)
+        for pid in old:
+            porch.line(rf"Worker {pid} stopped \(exit code 0\)", since)
+        status, body = porch.get()
+        assert body.decode().endswith("v2-good-deploy") and int(body.split()[0]) in new
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
