@@ -24,6 +24,8 @@ __all__ = ["Config", "ENV_PREFIX"]
 ENV_PREFIX = "PORCH_"
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _LOOPS = ("auto", "asyncio", "uvloop")
+_INTERFACES = ("auto", "porch", "asgi3", "asgi2", "wsgi")
+_LIFESPAN = ("auto", "on", "off")
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -62,6 +64,22 @@ class Config:
     timeout_graceful: float = _opt(
         20.0, "Seconds in-flight requests get to finish after SIGTERM/SIGINT."
     )
+    interface: str = _opt(
+        "auto", "How to call the app: detected (auto), or porch, asgi3, asgi2, wsgi.", _INTERFACES
+    )
+    root_path: str = _opt(
+        "", "URL prefix the app is mounted at behind a proxy (ASGI root_path, SCRIPT_NAME)."
+    )
+    lifespan: str = _opt(
+        "auto",
+        "ASGI lifespan: run it if the app supports it (auto), require it, or not.",
+        _LIFESPAN,
+    )
+    timeout_lifespan: float = _opt(30.0, "Seconds an ASGI app's lifespan shutdown may take.")
+    wsgi_threads: int = _opt(16, "Threads that run a WSGI app: the most requests it runs at once.")
+    static: tuple[str, ...] = _opt(
+        (), "Serve a folder beside the app: /prefix=DIR (repeatable; env: comma-separated)."
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -75,6 +93,12 @@ class Config:
                 raise ConfigError(f"{_label(f.name)} must be positive; got {value!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{_label('port')} must be between 0 and 65535; got {self.port}")
+        if self.wsgi_threads < 1:
+            raise ConfigError(
+                f"{_label('wsgi_threads')} must be at least 1; got {self.wsgi_threads}"
+            )
+        if self.root_path and not self.root_path.startswith("/"):
+            raise ConfigError(f"{_label('root_path')} must start with '/'; got {self.root_path!r}")
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd are alternatives: give one")
 
@@ -96,13 +120,15 @@ class Config:
             raw = environ.get(ENV_PREFIX + f.name.upper())
             if raw is not None and overrides.get(f.name) is None:
                 values[f.name] = parse_value(f, raw, source=ENV_PREFIX + f.name.upper())
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update({k: v for k, v in overrides.items() if v is not None and v != ()})
         return cls(**values)
 
 
 def field_type(f: dataclasses.Field[Any]) -> type:
     """The plain type of a field (``int`` for ``int | None``)."""
     hint = typing.get_type_hints(Config)[f.name]
+    if typing.get_origin(hint) is tuple:
+        return tuple
     if isinstance(hint, types.UnionType):
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     return typing.cast(type, hint)
@@ -111,6 +137,8 @@ def field_type(f: dataclasses.Field[Any]) -> type:
 def parse_value(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
     kind = field_type(f)
     try:
+        if kind is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
         if kind is bool:
             lowered = raw.strip().lower()
             if lowered in ("1", "true", "yes", "on"):

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from porch.cli.loader import app_kind, load_app
+from porch.cli.loader import load_app
 from porch.cli.options import config_options
 from porch.config import Config
 from porch.errors import ConfigError
@@ -52,23 +52,37 @@ def main() -> None:
 def serve(app: str, app_dir: str, **options: Any) -> None:
     """Serve APP, given as module:attribute (e.g. myproject.main:app).
 
-    APP is a native porch app: `async def app(request) -> porch.Response`.
+    APP is a porch app (`async def app(request) -> porch.Response`, or a porch.App), an
+    ASGI 3 or 2 app (FastAPI, Starlette, Django's asgi.py) or a WSGI app (Flask, Django's
+    wsgi.py); --interface overrides the detection.
     """
     try:
         config = Config.from_env(**options)
         setup_logging(config.log_level, config.access_log)
-        target = load_app(app, app_dir)
-        kind = app_kind(target)
-        if kind != "native":
-            raise ConfigError(
-                f"'{app}' is not a native porch app (async def app(request) -> Response); "
-                f"detected: {kind}. ASGI and WSGI hosting is not available in this version."
-            )
+        target = build_app(load_app(app, app_dir), config)
         from porch.server import Server
 
         Server(target, config).run()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def build_app(app: Any, config: Config) -> Any:
+    """The native app the server runs for `app`: the interface adapter, and the --static
+    folders in front of it."""
+    from porch.interfaces import StaticMounts, adapt, parse_mount
+
+    native = adapt(
+        app,
+        config.interface,
+        root_path=config.root_path,
+        lifespan=config.lifespan,
+        threads=config.wsgi_threads,
+        timeout_lifespan=config.timeout_lifespan,
+    )
+    if config.static:
+        native = StaticMounts(native, [parse_mount(spec) for spec in config.static])
+    return native
 
 
 @main.command()

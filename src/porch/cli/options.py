@@ -23,12 +23,14 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         kind = field_type(f)
         default = f.default
         env = ENV_PREFIX + f.name.upper()
-        shown = "none" if default is None else default
+        shown = "none" if default in (None, ()) else default
         help_text = f"{f.metadata['help']} [default: {shown}; env: {env}]"
         names = [flag]
         if f.name in _FLAG_LETTERS:
             names.insert(0, _FLAG_LETTERS[f.name])
-        if kind is bool:
+        if kind is tuple:
+            option = click.option(*names, f.name, multiple=True, help=help_text)
+        elif kind is bool:
             decl = f"{flag}/--no-{flag[2:]}"
             option = click.option(decl, f.name, default=None, help=help_text)
         elif f.metadata.get("choices"):

@@ -97,6 +97,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.sender: asyncio.Task[Any] | None = None  # the task streaming a response body
         self.limit_pipeline = state.config.limit_pipeline
         self.queue_full = False
+        self.lost: asyncio.Future[None] | None = None  # made when someone waits for it
 
     # asyncio callbacks -----------------------------------------------------------------------
 
@@ -139,6 +140,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.queue.clear()
         if self.sender is not None:
             self.sender.cancel()  # nobody reads the rest: stop producing it now
+        lost = self.lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
@@ -177,10 +181,23 @@ class HTTPProtocol(asyncio.Protocol):
         if not self.closing:
             self.transport.write(CONTINUE)
 
+    @property
+    def disconnected(self) -> bool:
+        return self.flow.lost
+
+    def wait_disconnected(self) -> asyncio.Future[None]:
+        lost = self.lost
+        if lost is None:
+            lost = self.lost = self.state.loop.create_future()
+            if self.flow.lost:
+                lost.set_result(None)
+        return lost
+
     # parser events ---------------------------------------------------------------------------
 
     def _on_head(self, request: Request) -> None:
         request.conn = self.info
+        request._source = self
         if request.body_kind:
             request._body = RequestBody(self, request.expect_continue, BODY_HIGH_WATER)
             self.reading = request

@@ -120,6 +120,10 @@ class Server:
             return
         try:
             await hook()
+        except ConfigError as exc:
+            if name == "startup":
+                raise  # says what failed already
+            logger.error("App %s failed: %s", name, exc)
         except Exception as exc:
             logger.error("App %s failed", name, exc_info=exc)
             if name == "startup":
