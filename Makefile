@@ -42,6 +42,7 @@ bench:
 	bash bench/run.sh --suite server $(BENCH_ARGS)
 	bash bench/run.sh --suite static $(BENCH_ARGS)
 	bash bench/run.sh --suite framework $(BENCH_ARGS)
+	bash bench/run.sh --suite hosting $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
