@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from porch.errors import ConfigError
+from porch.http.forwarded import TrustedProxies
 from porch.http.limits import Limits
 
 __all__ = ["Config", "ENV_PREFIX"]
@@ -24,6 +25,7 @@ __all__ = ["Config", "ENV_PREFIX"]
 ENV_PREFIX = "PORCH_"
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _LOOPS = ("auto", "asyncio", "uvloop")
+_CERT_REQS = ("required", "optional")
 
 
 def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -62,6 +64,36 @@ class Config:
     timeout_graceful: float = _opt(
         20.0, "Seconds in-flight requests get to finish after SIGTERM/SIGINT."
     )
+    ssl_certfile: str | None = _opt(
+        None, "Serve HTTPS with this PEM certificate (chain); the key may be in it."
+    )
+    ssl_keyfile: str | None = _opt(None, "PEM private key of --ssl-certfile.")
+    ssl_keyfile_password: str | None = _opt(None, "Password of an encrypted --ssl-keyfile.")
+    ssl_ca_certs: str | None = _opt(
+        None, "PEM file of the CAs that sign client certificates: turns on client auth."
+    )
+    ssl_cert_reqs: str = _opt(
+        "required",
+        "With --ssl-ca-certs: must every client show a valid certificate, or may it show none.",
+        _CERT_REQS,
+    )
+    ssl_ciphers: str | None = _opt(
+        None, "OpenSSL cipher string for TLS 1.2 (TLS 1.3 suites are OpenSSL's own)."
+    )
+    proxy_headers: bool = _opt(
+        False,
+        "Take the client address, scheme and host from X-Forwarded-* and Forwarded headers "
+        "sent by --forwarded-allow-ips peers.",
+    )
+    forwarded_allow_ips: str = _opt(
+        "127.0.0.1,::1",
+        "Comma-separated IPs and CIDR networks of trusted proxies; '*' trusts every peer.",
+    )
+    proxy_protocol: bool = _opt(
+        False,
+        "Expect a PROXY protocol v1/v2 header first on connections from "
+        "--forwarded-allow-ips peers.",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -77,6 +109,24 @@ class Config:
             raise ConfigError(f"{_label('port')} must be between 0 and 65535; got {self.port}")
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd are alternatives: give one")
+        if self.ssl_certfile is None:
+            for name in ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"{_label(name)} needs {_label('ssl_certfile')}")
+        elif self.proxy_protocol:
+            raise ConfigError(
+                f"{_label('proxy_protocol')} cannot be combined with TLS: "
+                "terminate TLS at the proxy, or send the PROXY header to a plain port"
+            )
+        try:
+            self.trusted_proxies  # noqa: B018 - validates the list when the config is built
+        except ValueError as exc:
+            raise ConfigError(f"{_label('forwarded_allow_ips')}: {exc}") from None
+
+    @property
+    def trusted_proxies(self) -> TrustedProxies:
+        """The parsed --forwarded-allow-ips (raises ValueError for a bad entry)."""
+        return TrustedProxies.parse(self.forwarded_allow_ips)
 
     @property
     def limits(self) -> Limits:
