@@ -178,15 +178,28 @@ def _from_forwarded(value: bytes, trusted: TrustedProxies) -> Forwarding | None:
     elements = _parse_forwarded(value.decode("latin-1"))
     if not elements:
         return None
-    for chosen in reversed(elements):
-        node = _node(chosen["for"]) if "for" in chosen else None
-        if node is None or node[0] not in trusted:
-            break  # the client, an unknown or unnamed hop, or a name: no trusted proxy
-    has_client = "for" in chosen
-    client = _node(chosen["for"]) if has_client else None
+    nodes: list[tuple[str, int] | None | bool] = []  # False: the element has no for=
+    for element in elements:
+        if "for" not in element:
+            nodes.append(False)
+            continue
+        try:
+            nodes.append(_node(element["for"]))
+        except ValueError:
+            return None  # not a node of RFC 7239 6: the header is malformed
+    index = len(elements) - 1
+    while index > 0:
+        node = nodes[index]
+        if not isinstance(node, tuple) or node[0] not in trusted:
+            break  # the client, an unknown or unnamed hop: no trusted proxy before it
+        index -= 1
+    chosen, node = elements[index], nodes[index]
     proto = chosen.get("proto")
     scheme = _SCHEMES.get(proto.lower()) if proto is not None else None
-    return Forwarding(has_client, client, scheme, _valid_host(chosen.get("host")), None)
+    host = _valid_host(chosen.get("host"))
+    if node is False:
+        return Forwarding(False, None, scheme, host, None)
+    return Forwarding(True, node if isinstance(node, tuple) else None, scheme, host, None)
 
 
 def _parse_forwarded(text: str) -> list[dict[str, str]] | None:
@@ -213,31 +226,27 @@ def _parse_forwarded(text: str) -> list[dict[str, str]] | None:
 
 def _node(value: str) -> tuple[str, int] | None:
     """A ``for=`` node as (address, port): the address an IP or an obfuscated identifier
-    (``_hidden``), the port 0 when absent or obfuscated. None for ``unknown`` or a malformed
-    node."""
+    (``_hidden``), the port 0 when absent or obfuscated. None for ``unknown``; ValueError
+    for anything else."""
+    if value.lower() == "unknown":
+        return None
     if value.startswith("["):
         address, bracket, rest = value[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
-            return None
-        try:
-            address = str(ipaddress.IPv6Address(address))
-        except ValueError:
-            return None
+            raise ValueError(value)
+        address = str(ipaddress.IPv6Address(address))  # ValueError when it is none
     else:
         address, colon, rest = value.partition(":")
         rest = colon + rest
         if not _OBFUSCATED.fullmatch(address):
-            try:
-                address = str(ipaddress.IPv4Address(address))
-            except ValueError:
-                return None  # "unknown" too
+            address = str(ipaddress.IPv4Address(address))
     port = 0
     if rest:
         text = rest[1:]
         if _PORT.fullmatch(text) and int(text) <= 65535:
             port = int(text)
         elif not _OBFUSCATED.fullmatch(text):
-            return None
+            raise ValueError(value)
     return (address, port)
 
 
