@@ -3,13 +3,16 @@
 Every setting is a field of `Config`, declared once with its default and help text. The
 environment (``PORCH_<FIELD>``) is read by `Config.from_env`; the command line's options are
 generated from the same fields (`porch.cli`), so a setting is never written twice.
-Precedence: command-line flag, then environment variable, then the default.
+`Config.load` also reads ``[tool.porch]`` in pyproject.toml. Precedence: command-line flag,
+then environment variable, then pyproject.toml, then the default.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -20,7 +23,7 @@ from porch.errors import ConfigError
 from porch.http.forwarded import TrustedProxies
 from porch.http.limits import Limits
 
-__all__ = ["Config", "ENV_PREFIX"]
+__all__ = ["Config", "ENV_PREFIX", "SOURCES", "load_config", "read_pyproject"]
 
 ENV_PREFIX = "PORCH_"
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -28,8 +31,10 @@ _LOOPS = ("auto", "asyncio", "uvloop")
 _CERT_REQS = ("required", "optional")
 
 
-def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _opt(
+    default: Any, help: str, choices: tuple[str, ...] | None = None, secret: bool = False
+) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, "secret": secret})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +73,9 @@ class Config:
         None, "Serve HTTPS with this PEM certificate (chain); the key may be in it."
     )
     ssl_keyfile: str | None = _opt(None, "PEM private key of --ssl-certfile.")
-    ssl_keyfile_password: str | None = _opt(None, "Password of an encrypted --ssl-keyfile.")
+    ssl_keyfile_password: str | None = _opt(
+        None, "Password of an encrypted --ssl-keyfile.", secret=True
+    )
     ssl_ca_certs: str | None = _opt(
         None, "PEM file of the CAs that sign client certificates: turns on client auth."
     )
@@ -140,14 +147,92 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Config:
         """Defaults, replaced by ``PORCH_*`` variables, replaced by `overrides` (not None)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and overrides.get(f.name) is None:
-                values[f.name] = parse_value(f, raw, source=ENV_PREFIX + f.name.upper())
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(**_gather(overrides, environ, {})[0])
+
+    @classmethod
+    def load(
+        cls, *, app_dir: str = ".", environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Config:
+        """Defaults, replaced by ``[tool.porch]`` of ``app_dir/pyproject.toml``, by
+        ``PORCH_*`` variables, then by `overrides` (not None): the command line's order."""
+        return load_config(overrides, app_dir=app_dir, environ=environ)[0]
+
+
+SOURCES = ("flag", "env", "pyproject", "default")
+
+
+def load_config(
+    overrides: Mapping[str, Any],
+    *,
+    app_dir: str = ".",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Config, dict[str, str]]:
+    """The effective `Config` and, per field, where its value came from (one of `SOURCES`)."""
+    values, sources = _gather(overrides, environ, read_pyproject(app_dir))
+    return Config(**values), sources
+
+
+def _gather(
+    overrides: Mapping[str, Any], environ: Mapping[str, str] | None, from_file: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for f in dataclasses.fields(Config):
+        variable = ENV_PREFIX + f.name.upper()
+        if overrides.get(f.name) is not None:
+            values[f.name], sources[f.name] = overrides[f.name], "flag"
+        elif (raw := environ.get(variable)) is not None:
+            values[f.name], sources[f.name] = parse_value(f, raw, source=variable), "env"
+        elif f.name in from_file:
+            values[f.name], sources[f.name] = from_file[f.name], "pyproject"
+        else:
+            sources[f.name] = "default"
+    values.update({k: v for k, v in overrides.items() if v is not None})  # unknown: TypeError
+    return values, sources
+
+
+def read_pyproject(folder: str) -> dict[str, Any]:
+    """The settings in ``[tool.porch]`` of `folder`'s pyproject.toml (none without the file
+    or the table), checked against the fields: an unknown key or a wrong type is a
+    `ConfigError`. Keys may be spelled with ``_`` or ``-``."""
+    path = os.path.join(folder, "pyproject.toml")
+    try:
+        with open(path, "rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    tool = document.get("tool", {})
+    table = tool.get("porch", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.porch] in {path} must be a table, not {table!r}")
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"[tool.porch] in {path}: unknown key {key!r}{hint}")
+        if name in values:
+            raise ConfigError(f"[tool.porch] in {path}: {name} is given twice ({key!r})")
+        values[name] = _checked(fields[name], value, f"[tool.porch] {key}")
+    return values
+
+
+def _checked(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
+    """A TOML value of the field's type (an integer is a valid float); else ConfigError."""
+    kind = field_type(f)
+    if kind is float and type(value) is int:
+        return float(value)
+    if type(value) is kind:
+        return value
+    expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    raise ConfigError(f"{where}: expected {expected.get(kind, kind.__name__)}, got {value!r}")
 
 
 def field_type(f: dataclasses.Field[Any]) -> type:
