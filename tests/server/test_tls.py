@@ -24,6 +24,7 @@ from porch.server import Server
 from porch.server.tls import create_ssl_context
 from porch.static import FileResponse
 from tests.conftest import read_response, recv_all
+from tests.test_cli import APP, assert_one_line_error, run_porch
 
 
 class Pki:
@@ -250,22 +251,25 @@ def test_a_stalled_handshake_is_closed_by_the_head_timeout(serve, tls, loop):
     ("options", "message"),
     [
         ({"ssl_certfile": "/nonexistent/cert.pem"}, "No such file or directory"),
+        ({"ssl_keyfile": "/nonexistent/key.pem"}, "No such file or directory"),
         ({"ssl_keyfile": "OTHER_KEY"}, "the private key does not match the certificate"),
-        ({"ssl_keyfile": "ENCRYPTED_KEY"}, "cannot load the TLS certificate"),
+        ({"ssl_keyfile": "ENCRYPTED_KEY"}, "the private key is encrypted: give its password"),
         (
             {"ssl_keyfile": "ENCRYPTED_KEY", "ssl_keyfile_password": "wrong"},
-            "cannot load the TLS certificate",
+            "wrong password for the private key",
         ),
-        ({"ssl_keyfile": "CA_FILE"}, "cannot load the TLS certificate"),
+        ({"ssl_keyfile": "CA_FILE"}, "ca.pem holds no PEM private key"),
+        ({"ssl_keyfile": None}, "server.pem holds no PEM private key"),
+        ({"ssl_certfile": "KEY_FILE"}, "server.key holds no PEM certificate"),
         ({"ssl_ca_certs": "/nonexistent/ca.pem"}, "cannot load the client CA certificates"),
         ({"ssl_ciphers": "NOT-A-CIPHER"}, "selects no cipher"),
     ],
 )
 def test_bad_certificate_settings_are_a_config_error(pki, options, message):
     names = {"OTHER_KEY": pki.other_key, "ENCRYPTED_KEY": pki.encrypted_key}
-    names["CA_FILE"] = pki.ca_file
+    names.update(CA_FILE=pki.ca_file, KEY_FILE=pki.key)
     settings = {"ssl_certfile": pki.cert, "ssl_keyfile": pki.key}
-    settings.update({k: names.get(v, v) for k, v in options.items()})
+    settings.update({k: names.get(v, v) if v else v for k, v in options.items()})
     config = Config(port=0, **settings)
     with pytest.raises(ConfigError, match="cannot load|selects no cipher") as error:
         create_ssl_context(config)
@@ -333,3 +337,12 @@ def test_tls_on_a_unix_socket(pki, tls, unix_path):
     finally:
         server.stop()
         thread.join(10)
+
+
+def test_cli_reports_a_bad_certificate_in_one_line(pki):
+    result = run_porch(
+        "serve", APP, "--port", "0", "--ssl-certfile", pki.cert, "--ssl-keyfile", pki.other_key
+    )
+    assert_one_line_error(
+        result, "cannot load the TLS certificate", "the private key does not match"
+    )

@@ -33,7 +33,10 @@ def create_ssl_context(config: Config) -> ssl.SSLContext | None:
             config.ssl_certfile, config.ssl_keyfile, _password(config.ssl_keyfile_password)
         )
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        raise ConfigError(f"cannot load the TLS certificate {what}: {_reason(exc)}") from None
+        reason = _reason(exc)
+        if isinstance(exc, ssl.SSLError) and exc.reason != "KEY_VALUES_MISMATCH":
+            reason = _pem_problem(config) or reason
+        raise ConfigError(f"cannot load the TLS certificate {what}: {reason}") from None
     if config.ssl_ciphers is not None:
         try:
             context.set_ciphers(config.ssl_ciphers)
@@ -57,6 +60,28 @@ def _password(password: str | None) -> str | None:
     # Without a password OpenSSL would prompt on the terminal for an encrypted key; a
     # callback that returns nothing makes that a clean error instead.
     return password if password is not None else ""
+
+
+def _pem_problem(config: Config) -> str | None:
+    """Say which file is wrong when OpenSSL only says "PEM lib"."""
+    assert config.ssl_certfile is not None
+    key_path = config.ssl_keyfile or config.ssl_certfile
+    try:
+        with open(config.ssl_certfile, "rb") as file:
+            cert = file.read()
+        with open(key_path, "rb") as file:
+            key = file.read()
+    except OSError:
+        return None  # OpenSSL's own error names the file problem
+    if b"-----BEGIN CERTIFICATE-----" not in cert:
+        return f"{config.ssl_certfile} holds no PEM certificate"
+    if b"PRIVATE KEY-----" not in key:
+        return f"{key_path} holds no PEM private key"
+    if b"ENCRYPTED" in key:
+        if config.ssl_keyfile_password is None:
+            return "the private key is encrypted: give its password (--ssl-keyfile-password)"
+        return "wrong password for the private key (--ssl-keyfile-password)"
+    return None
 
 
 def _reason(exc: BaseException) -> str:
