@@ -129,7 +129,7 @@ def _from_x_forwarded(found: dict[bytes, bytes], trusted: TrustedProxies) -> For
     if value is not None:
         hops = [hop.strip() for hop in value.decode("latin-1").split(",")]
         if all(hops):
-            address = _client_of([_ip_literal(hop) for hop in hops], trusted)
+            address = _client_of(hops, trusted)
             if address is not None:
                 has_client, client = True, (address, 0)
     scheme = _last(found.get(b"x-forwarded-proto"))
@@ -160,15 +160,15 @@ def _ip_literal(hop: str) -> str | None:
         return None
 
 
-def _client_of(hops: list[str | None], trusted: TrustedProxies) -> str | None:
+def _client_of(hops: list[str], trusted: TrustedProxies) -> str | None:
     """Walk from the right past trusted proxies; the first other hop is the client. An entry
     that is no IP address stops the walk and nothing is concluded from it."""
+    address = None
     for hop in reversed(hops):
-        if hop is None:
-            return None
-        if hop not in trusted:
-            return hop
-    return hops[0]  # every hop is a trusted proxy: the farthest one is the client
+        address = _ip_literal(hop)
+        if address is None or address not in trusted:
+            return address
+    return address  # every hop is a trusted proxy: the farthest one is the client
 
 
 # RFC 7239 Forwarded ------------------------------------------------------------------------

@@ -80,13 +80,13 @@ class Server:
         return self._state
 
     async def serve(self, *, install_signals: bool = True) -> None:
+        self._ssl = create_ssl_context(self.config)  # a bad certificate fails before startup
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
         self._loop = loop
         if self._stop_requested:
             self._stop.set()
-        self._ssl = create_ssl_context(self.config)  # a bad certificate fails before startup
         state = self._state = ServerState(self.app, self.config, loop)
         await self._app_hook("startup")
         try:
