@@ -28,7 +28,8 @@ class State:
 
 
 class ConnectionInfo:
-    """Facts about the connection a request came on, shared by its requests."""
+    """Facts about the connection a request came on, shared by its requests; a request
+    whose trusted proxy forwarded other facts (``--proxy-headers``) has its own."""
 
     __slots__ = ("client", "server", "scheme")
 

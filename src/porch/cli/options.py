@@ -10,7 +10,15 @@ import click
 
 from porch.config import ENV_PREFIX, Config, field_type
 
-__all__ = ["config_options"]
+__all__ = ["app_dir_option", "config_options"]
+
+app_dir_option = click.option(
+    "--app-dir",
+    default=".",
+    show_default=True,
+    help="Folder put first on sys.path to import APP from; its pyproject.toml's [tool.porch] "
+    "table is read.",
+)
 
 _FLAG_LETTERS = {"port": "-p"}
 
