@@ -42,6 +42,7 @@ bench:
 	bash bench/run.sh --suite server $(BENCH_ARGS)
 	bash bench/run.sh --suite static $(BENCH_ARGS)
 	bash bench/run.sh --suite framework $(BENCH_ARGS)
+	bash bench/run.sh --suite hosting $(BENCH_ARGS)
 	bash bench/run.sh --suite workers $(BENCH_ARGS)
 
 clean:

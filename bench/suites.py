@@ -146,6 +146,43 @@ def _framework(launch: Launch) -> bool:
     return launch.path.startswith("/users/")
 
 
+# --- the hosting suite -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hosted:
+    """An ASGI or WSGI app that every server of the `hosting` suite runs unmodified."""
+
+    target: str  # module:attribute, imported from the repo root
+    interface: str  # "asgi3" or "wsgi", as porch's --interface spells it
+
+
+# Each scenario's path starts with its app's prefix, so one server name (porch, uvicorn)
+# starts the right app in every suite.
+HOSTED = {
+    "/asgi/": Hosted("bench.apps.asgi_bare:app", "asgi3"),
+    "/fastapi/": Hosted("bench.apps.fastapi_plain:app", "asgi3"),
+    "/wsgi/": Hosted("bench.apps.wsgi_plain:app", "wsgi"),
+    "/flask/": Hosted("bench.apps.flask_app:app", "wsgi"),
+}
+GUNICORN_THREADS = 8  # gunicorn gthread's --threads
+
+
+def hosted(launch: Launch) -> Hosted | None:
+    """The app this start of the `hosting` suite serves; None in the other suites."""
+    for prefix, app in HOSTED.items():
+        if launch.path.startswith(prefix):
+            return app
+    return None
+
+
+def _hosted(launch: Launch, interface: str) -> Hosted:
+    app = hosted(launch)
+    if app is None or app.interface != interface:
+        raise ValueError(f"no {interface} app for {launch.path}")  # a suite definition bug
+    return app
+
+
 # --- servers -----------------------------------------------------------------
 
 
@@ -154,6 +191,8 @@ def _porch(launch: Launch) -> list[str]:
         app = ["static", str(static_root(launch))]
     elif _framework(launch):
         app = ["serve", "bench.apps.porch_framework:app"]
+    elif hosting := hosted(launch):
+        app = ["serve", hosting.target, "--interface", hosting.interface]
     else:
         app = ["serve", "bench.apps.porch_native:app"]
     workers = ["--workers", str(launch.workers)] if launch.workers > 1 else []
@@ -162,6 +201,8 @@ def _porch(launch: Launch) -> list[str]:
 
 
 def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]:
+    if hosted(launch):
+        app = _hosted(launch, "asgi3").target
     return [
         sys.executable,
         "-m",
@@ -177,24 +218,6 @@ def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]
         "--log-level",
         "warning",
         *(["--workers", str(launch.workers)] if launch.workers > 1 else []),
-    ]
-
-
-def _gunicorn(launch: Launch) -> list[str]:
-    # uvicorn's worker class picks uvloop and httptools when they are installed (they are).
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "bench.apps.asgi_bare:app",
-        "--worker-class",
-        "uvicorn.workers.UvicornWorker",
-        "--workers",
-        str(launch.workers),
-        "--bind",
-        f"127.0.0.1:{launch.port}",
-        "--log-level",
-        "warning",
     ]
 
 
@@ -291,6 +314,70 @@ def _sanic(launch: Launch) -> list[str]:
     ]
 
 
+def _granian(launch: Launch) -> list[str]:
+    app = hosted(launch)
+    if app is None:
+        raise ValueError(f"granian serves the hosting suite only, not {launch.path}")
+    # One worker process with one runtime thread (single-threaded Rust runtime), uvloop.
+    # WSGI calls run on granian's blocking threads: as many as gunicorn gthread's threads
+    # (its default, half its backpressure, is 512 threads contending for one GIL).
+    threads = ["--blocking-threads", str(GUNICORN_THREADS)] if app.interface == "wsgi" else []
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi" if app.interface == "asgi3" else "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(launch.port),
+        "--workers",
+        "1",
+        "--runtime-threads",
+        "1",
+        *threads,
+        "--loop",
+        "uvloop",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        app.target,
+    ]
+
+
+def _gunicorn(launch: Launch, *worker: str, target: str | None = None) -> list[str]:
+    # launch.workers processes (one but in suite `workers`) plus gunicorn's arbiter; access
+    # log off (its default).
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{launch.port}",
+        "--workers",
+        str(launch.workers),
+        *worker,
+        "--log-level",
+        "warning",
+        target or _hosted(launch, "wsgi").target,
+    ]
+
+
+def _gunicorn_sync(launch: Launch) -> list[str]:
+    return _gunicorn(launch, "--worker-class", "sync")
+
+
+def _gunicorn_gthread(launch: Launch) -> list[str]:
+    return _gunicorn(launch, "--worker-class", "gthread", "--threads", str(GUNICORN_THREADS))
+
+
+def _gunicorn_uvicorn(launch: Launch) -> list[str]:
+    # uvicorn's worker class picks uvloop and httptools when they are installed (they are).
+    worker = ("--worker-class", "uvicorn.workers.UvicornWorker")
+    return _gunicorn(launch, *worker, target="bench.apps.asgi_bare:app")
+
+
 def _raw(launch: Launch) -> list[str]:
     kind = "json" if launch.path == "/json" else "plaintext"
     script = BENCH_DIR / "apps" / "raw_protocol.py"
@@ -303,18 +390,21 @@ SERVERS: dict[str, Server] = {
         Server(
             "porch",
             "porch, native app (bench/apps/porch_native.py); suite `static`: `porch static DIR`; "
-            "suite `framework`: `porch.App` (bench/apps/porch_framework.py)",
+            "suite `framework`: `porch.App` (bench/apps/porch_framework.py); "
+            "suite `hosting`: `porch serve APP --interface asgi3|wsgi`",
             _porch,
         ),
         Server(
             "uvicorn",
-            "uvicorn + httptools + uvloop, bare ASGI app (bench/apps/asgi_bare.py)",
+            "uvicorn + httptools + uvloop, bare ASGI app (bench/apps/asgi_bare.py); "
+            "suite `hosting`: the scenario's ASGI app",
             _uvicorn,
         ),
         Server(
-            "gunicorn",
-            "gunicorn with uvicorn workers (uvicorn.workers.UvicornWorker), bare ASGI app",
-            _gunicorn,
+            "gunicorn-uvicorn",
+            "gunicorn with uvicorn workers (uvicorn.workers.UvicornWorker), bare ASGI app "
+            "(suite `workers`)",
+            _gunicorn_uvicorn,
         ),
         Server(
             "nginx",
@@ -355,6 +445,22 @@ SERVERS: dict[str, Server] = {
             "(bench/apps/sanic_app.py)",
             _sanic,
         ),
+        Server(
+            "granian",
+            "granian, 1 worker, 1 runtime thread, uvloop, `--interface asgi|wsgi` "
+            f"(WSGI: {GUNICORN_THREADS} blocking threads)",
+            _granian,
+        ),
+        Server(
+            "gunicorn-sync",
+            "gunicorn, 1 sync worker (no keep-alive: a new connection per request)",
+            _gunicorn_sync,
+        ),
+        Server(
+            "gunicorn-gthread",
+            f"gunicorn, 1 gthread worker with {GUNICORN_THREADS} threads (keep-alive on)",
+            _gunicorn_gthread,
+        ),
     )
 }
 
@@ -365,7 +471,10 @@ _MESSAGE = json_is({"message": "Hello, World!"})
 _ALL = ("porch", "uvicorn", "nginx", "raw")
 _STATIC = ("porch", "http.server", "aiohttp", "nginx")
 _FRAMEWORK = ("porch", "fastapi", "starlette", "sanic")
-_WORKERS = ("porch", "uvicorn", "gunicorn")
+_ASGI = ("porch", "uvicorn", "granian")
+_WSGI = ("porch", "gunicorn-sync", "gunicorn-gthread", "granian")
+_TEXT = "text/plain"
+_WORKERS = ("porch", "uvicorn", "gunicorn-uvicorn")
 
 SUITES: dict[str, Suite] = {
     s.name: s
@@ -412,6 +521,36 @@ SUITES: dict[str, Suite] = {
                 Target("typed-json", "fastapi", 4.0),
                 Target("typed-json", "sanic", 1.5),
                 Target("typed-json", "starlette", 1.3),
+            ),
+        ),
+        Suite(
+            "hosting",
+            scenarios=(
+                Scenario(
+                    "asgi-plaintext", "/asgi/plaintext", _ASGI, check=_HELLO, content_type=_TEXT
+                ),
+                Scenario(
+                    "wsgi-plaintext", "/wsgi/plaintext", _WSGI, check=_HELLO, content_type=_TEXT
+                ),
+                # Informational: the framework's own cost dominates these two.
+                Scenario(
+                    "fastapi-plaintext",
+                    "/fastapi/plaintext",
+                    _ASGI,
+                    check=_HELLO,
+                    content_type=_TEXT,
+                ),
+                Scenario(
+                    "flask-plaintext",
+                    "/flask/plaintext",
+                    ("porch", "gunicorn-gthread", "granian"),
+                    check=_HELLO,
+                    content_type=_TEXT,
+                ),
+            ),
+            targets=(
+                Target("asgi-plaintext", "uvicorn", 1.3),
+                Target("wsgi-plaintext", "gunicorn-sync", 3.0),
             ),
         ),
         Suite(

@@ -3,13 +3,16 @@
 Every setting is a field of `Config`, declared once with its default and help text. The
 environment (``PORCH_<FIELD>``) is read by `Config.from_env`; the command line's options are
 generated from the same fields (`porch.cli`), so a setting is never written twice.
-Precedence: command-line flag, then environment variable, then the default.
+`Config.load` also reads ``[tool.porch]`` in pyproject.toml. Precedence: command-line flag,
+then environment variable, then pyproject.toml, then the default.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
@@ -17,20 +20,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from porch.errors import ConfigError
+from porch.http.forwarded import TrustedProxies
 from porch.http.limits import Limits
 
-__all__ = ["Config", "ENV_PREFIX"]
+__all__ = ["Config", "ENV_PREFIX", "SOURCES", "load_config", "read_pyproject"]
 
 ENV_PREFIX = "PORCH_"
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 _LOOPS = ("auto", "asyncio", "uvloop")
+_INTERFACES = ("auto", "porch", "asgi3", "asgi2", "wsgi")
+_LIFESPAN = ("auto", "on", "off")
+_CERT_REQS = ("required", "optional")
 _ENVS = ("development", "production")
 # These limits and timeouts turn a feature off with 0; every other one must be positive.
 _ZERO_IS_OFF = frozenset({"limit_worker_memory", "timeout_worker"})
 
 
-def _opt(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "choices": choices})
+def _opt(
+    default: Any, help: str, choices: tuple[str, ...] | None = None, secret: bool = False
+) -> Any:
+    return field(default=default, metadata={"help": help, "choices": choices, "secret": secret})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,54 @@ class Config:
     timeout_graceful: float = _opt(
         20.0, "Seconds in-flight requests get to finish after SIGTERM/SIGINT."
     )
+    interface: str = _opt(
+        "auto", "How to call the app: detected (auto), or porch, asgi3, asgi2, wsgi.", _INTERFACES
+    )
+    root_path: str = _opt(
+        "", "URL prefix the app is mounted at behind a proxy (ASGI root_path, SCRIPT_NAME)."
+    )
+    lifespan: str = _opt(
+        "auto",
+        "ASGI lifespan: run it if the app supports it (auto), require it, or not.",
+        _LIFESPAN,
+    )
+    timeout_lifespan: float = _opt(30.0, "Seconds an ASGI app's lifespan shutdown may take.")
+    wsgi_threads: int = _opt(16, "Threads that run a WSGI app: the most requests it runs at once.")
+    static: tuple[str, ...] = _opt(
+        (), "Serve a folder beside the app: /prefix=DIR (repeatable; env: comma-separated)."
+    )
+    ssl_certfile: str | None = _opt(
+        None, "Serve HTTPS with this PEM certificate (chain); the key may be in it."
+    )
+    ssl_keyfile: str | None = _opt(None, "PEM private key of --ssl-certfile.")
+    ssl_keyfile_password: str | None = _opt(
+        None, "Password of an encrypted --ssl-keyfile.", secret=True
+    )
+    ssl_ca_certs: str | None = _opt(
+        None, "PEM file of the CAs that sign client certificates: turns on client auth."
+    )
+    ssl_cert_reqs: str = _opt(
+        "required",
+        "With --ssl-ca-certs: must every client show a valid certificate, or may it show none.",
+        _CERT_REQS,
+    )
+    ssl_ciphers: str | None = _opt(
+        None, "OpenSSL cipher string for TLS 1.2 (TLS 1.3 suites are OpenSSL's own)."
+    )
+    proxy_headers: bool = _opt(
+        False,
+        "Take the client address, scheme and host from X-Forwarded-* and Forwarded headers "
+        "sent by --forwarded-allow-ips peers.",
+    )
+    forwarded_allow_ips: str = _opt(
+        "127.0.0.1,::1",
+        "Comma-separated IPs and CIDR networks of trusted proxies; '*' trusts every peer.",
+    )
+    proxy_protocol: bool = _opt(
+        False,
+        "Expect a PROXY protocol v1/v2 header first on connections from "
+        "--forwarded-allow-ips peers.",
+    )
 
     workers: int = _opt(
         1, "Worker processes sharing the socket under a supervisor; 0 = one per CPU core."
@@ -82,14 +139,14 @@ class Config:
         30.0, "Seconds a worker's event loop may stay blocked before it is replaced (0 = off)."
     )
     reload: bool = _opt(False, "Development: restart the server when a watched file changes.")
-    reload_dir: str | None = _opt(
-        None, "Folders --reload watches, separated by commas (default: --app-dir)."
+    reload_dir: tuple[str, ...] = _opt(
+        (), "A folder --reload watches (repeatable; env: comma-separated); default: --app-dir."
     )
-    reload_include: str = _opt(
-        "*.py", "File name patterns that trigger --reload, separated by commas."
+    reload_include: tuple[str, ...] = _opt(
+        ("*.py",), "File name pattern that triggers --reload (repeatable; env: comma-separated)."
     )
-    reload_exclude: str | None = _opt(
-        None, "File name patterns --reload ignores, separated by commas."
+    reload_exclude: tuple[str, ...] = _opt(
+        (), "File name pattern --reload ignores (repeatable; env: comma-separated)."
     )
     env: str | None = _opt(
         None,
@@ -112,8 +169,27 @@ class Config:
                 raise ConfigError(f"{_label(f.name)} must be positive; got {value!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{_label('port')} must be between 0 and 65535; got {self.port}")
+        if self.wsgi_threads < 1:
+            raise ConfigError(
+                f"{_label('wsgi_threads')} must be at least 1; got {self.wsgi_threads}"
+            )
+        if self.root_path and not self.root_path.startswith("/"):
+            raise ConfigError(f"{_label('root_path')} must start with '/'; got {self.root_path!r}")
         if self.uds is not None and self.fd is not None:
             raise ConfigError("--uds and --fd are alternatives: give one")
+        if self.ssl_certfile is None:
+            for name in ("ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_ciphers"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"{_label(name)} needs {_label('ssl_certfile')}")
+        elif self.proxy_protocol:
+            raise ConfigError(
+                f"{_label('proxy_protocol')} cannot be combined with TLS: "
+                "terminate TLS at the proxy, or send the PROXY header to a plain port"
+            )
+        try:
+            self.trusted_proxies  # noqa: B018 - validates the list when the config is built
+        except ValueError as exc:
+            raise ConfigError(f"{_label('forwarded_allow_ips')}: {exc}") from None
         self._check_workers()
 
     def _check_workers(self) -> None:
@@ -132,6 +208,11 @@ class Config:
             object.__setattr__(self, "env", "development" if self.reload else "production")
 
     @property
+    def trusted_proxies(self) -> TrustedProxies:
+        """The parsed --forwarded-allow-ips (raises ValueError for a bad entry)."""
+        return TrustedProxies.parse(self.forwarded_allow_ips)
+
+    @property
     def limits(self) -> Limits:
         return Limits(
             request_line=self.limit_request_line,
@@ -143,19 +224,108 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, /, **overrides: Any) -> Config:
         """Defaults, replaced by ``PORCH_*`` variables, replaced by `overrides` (not None)."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and overrides.get(f.name) is None:
-                values[f.name] = parse_value(f, raw, source=ENV_PREFIX + f.name.upper())
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(**_gather(overrides, environ, {})[0])
+
+    @classmethod
+    def load(
+        cls, *, app_dir: str = ".", environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Config:
+        """Defaults, replaced by ``[tool.porch]`` of ``app_dir/pyproject.toml``, by
+        ``PORCH_*`` variables, then by `overrides` (not None): the command line's order."""
+        return load_config(overrides, app_dir=app_dir, environ=environ)[0]
+
+
+SOURCES = ("flag", "env", "pyproject", "default")
+
+
+def load_config(
+    overrides: Mapping[str, Any],
+    *,
+    app_dir: str = ".",
+    environ: Mapping[str, str] | None = None,
+) -> tuple[Config, dict[str, str]]:
+    """The effective `Config` and, per field, where its value came from (one of `SOURCES`)."""
+    values, sources = _gather(overrides, environ, read_pyproject(app_dir))
+    return Config(**values), sources
+
+
+def _gather(
+    overrides: Mapping[str, Any], environ: Mapping[str, str] | None, from_file: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    overrides = {k: v for k, v in overrides.items() if v is not None and v != ()}
+    for f in dataclasses.fields(Config):
+        variable = ENV_PREFIX + f.name.upper()
+        if overrides.get(f.name) is not None:
+            values[f.name], sources[f.name] = overrides[f.name], "flag"
+        elif (raw := environ.get(variable)) is not None:
+            values[f.name], sources[f.name] = parse_value(f, raw, source=variable), "env"
+        elif f.name in from_file:
+            values[f.name], sources[f.name] = from_file[f.name], "pyproject"
+        else:
+            sources[f.name] = "default"
+    values.update({k: v for k, v in overrides.items() if v is not None})  # unknown: TypeError
+    return values, sources
+
+
+def read_pyproject(folder: str) -> dict[str, Any]:
+    """The settings in ``[tool.porch]`` of `folder`'s pyproject.toml (none without the file
+    or the table), checked against the fields: an unknown key or a wrong type is a
+    `ConfigError`. Keys may be spelled with ``_`` or ``-``."""
+    path = os.path.join(folder, "pyproject.toml")
+    try:
+        with open(path, "rb") as file:
+            document = tomllib.load(file)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    tool = document.get("tool", {})
+    table = tool.get("porch", {}) if isinstance(tool, dict) else {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.porch] in {path} must be a table, not {table!r}")
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"[tool.porch] in {path}: unknown key {key!r}{hint}")
+        if name in values:
+            raise ConfigError(f"[tool.porch] in {path}: {name} is given twice ({key!r})")
+        values[name] = _checked(fields[name], value, f"[tool.porch] {key}")
+    return values
+
+
+def _checked(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
+    """A TOML value of the field's type (an integer is a valid float); else ConfigError."""
+    kind = field_type(f)
+    if kind is float and type(value) is int:
+        return float(value)
+    if kind is tuple and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    if type(value) is kind:
+        return value
+    expected = {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        tuple: "a list of strings",
+    }
+    raise ConfigError(f"{where}: expected {expected.get(kind, kind.__name__)}, got {value!r}")
 
 
 def field_type(f: dataclasses.Field[Any]) -> type:
     """The plain type of a field (``int`` for ``int | None``)."""
     hint = typing.get_type_hints(Config)[f.name]
+    if typing.get_origin(hint) is tuple:
+        return tuple
     if isinstance(hint, types.UnionType):
         hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
     return typing.cast(type, hint)
@@ -164,6 +334,8 @@ def field_type(f: dataclasses.Field[Any]) -> type:
 def parse_value(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
     kind = field_type(f)
     try:
+        if kind is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
         if kind is bool:
             lowered = raw.strip().lower()
             if lowered in ("1", "true", "yes", "on"):

@@ -82,8 +82,9 @@ class ProtocolError(HTTPError):
         self.blame = blame
 
 
-class ClientDisconnected(PorchError):
-    """The client closed the connection before the request body was complete."""
+class ClientDisconnected(PorchError, OSError):
+    """The client closed the connection: the request body cannot be completed, or the response
+    cannot be delivered. An `OSError`, as the ASGI and WSGI specifications expect."""
 
 
 class ResponseError(PorchError, ValueError):

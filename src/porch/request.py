@@ -17,7 +17,7 @@ from porch.http.events import RequestHead
 if TYPE_CHECKING:
     from porch.web.forms import FormData
 
-__all__ = ["ConnectionInfo", "Request", "RequestBody", "State"]
+__all__ = ["Channel", "ConnectionInfo", "Request", "RequestBody", "State"]
 
 
 class State:
@@ -28,7 +28,8 @@ class State:
 
 
 class ConnectionInfo:
-    """Facts about the connection a request came on, shared by its requests."""
+    """Facts about the connection a request came on, shared by its requests; a request
+    whose trusted proxy forwarded other facts (``--proxy-headers``) has its own."""
 
     __slots__ = ("client", "server", "scheme")
 
@@ -49,6 +50,19 @@ class BodySource(Protocol):
     def pause_body(self) -> None: ...
     def resume_body(self) -> None: ...
     def send_continue(self) -> None: ...
+
+
+class Channel(BodySource, Protocol):
+    """What a request asks of the connection it came on."""
+
+    @property
+    def disconnected(self) -> bool:
+        """The client has gone (the connection is closed)."""
+        ...
+
+    def wait_disconnected(self) -> asyncio.Future[None]:
+        """A future done when the client has gone (shared; never cancel it)."""
+        ...
 
 
 class RequestBody:
@@ -121,6 +135,11 @@ class RequestBody:
         return self._continue
 
     @property
+    def exhausted(self) -> bool:
+        """Every byte of the body has arrived and has been read."""
+        return self.done and not self._chunks
+
+    @property
     def waiting(self) -> bool:
         """The app is blocked reading this body."""
         return self._waiter is not None
@@ -169,6 +188,7 @@ class Request(RequestHead):
 
     __slots__ = (
         "conn",
+        "_source",
         "_body",
         "_body_bytes",
         "_path",
@@ -205,6 +225,7 @@ class Request(RequestHead):
         self.expect_continue = expect_continue
         self.upgrade = upgrade
         self.conn: ConnectionInfo | None = None
+        self._source: Channel | None = None  # the connection, set by the server
         self._body: RequestBody | None = None
         self._body_bytes: bytes | None = None
         self._path: str | None = None
@@ -323,6 +344,23 @@ class Request(RequestHead):
         """The media type of the body without parameters, lowercased ('' if none)."""
         value = self.headers.get("content-type", "")
         return value.partition(";")[0].strip().lower()
+
+    # the connection --------------------------------------------------------------------
+
+    @property
+    def disconnected(self) -> bool:
+        """True once the client has closed the connection (never for an in-memory request)."""
+        source = self._source
+        return source is not None and source.disconnected
+
+    async def wait_disconnected(self) -> None:
+        """Wait until the client closes the connection (forever for an in-memory request).
+        For long polls and streams that should stop as soon as nobody listens."""
+        source = self._source
+        if source is None:
+            await asyncio.get_running_loop().create_future()
+            return
+        await asyncio.shield(source.wait_disconnected())
 
     # body ------------------------------------------------------------------------------
 

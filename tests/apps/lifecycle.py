@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 from porch import Request, Response
 
@@ -39,10 +40,19 @@ async def app(request: Request) -> Response:
     return Response(b"hello", media_type="text/plain")
 
 
-async def asgi_app(scope: dict, receive: object, send: object) -> None:
-    """An ASGI callable: porch does not host these yet."""
+async def asgi_app(scope: dict, receive: Any, send: Any) -> None:
+    """An ASGI 3 app: ``asgi <path>``."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"asgi " + scope["raw_path"]})
 
 
-def wsgi_app(environ: dict, start_response: object) -> list[bytes]:
-    """A WSGI callable: porch does not host these yet."""
-    return [b""]
+def wsgi_app(environ: dict, start_response: Any) -> list[bytes]:
+    """A WSGI app: ``wsgi <SCRIPT_NAME>|<PATH_INFO>``."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"wsgi {environ['SCRIPT_NAME']}|{environ['PATH_INFO']}".encode()]
+
+
+def undetectable(*args: Any) -> None:
+    """Takes anything: its interface cannot be told from its signature."""

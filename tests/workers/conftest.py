@@ -23,7 +23,7 @@ from tests.conftest import read_response
 from tests.server.test_lifecycle import PorchProcess
 
 DEADLINE = 15.0
-SUPERVISOR = r"porch supervisor \(pid (\d+)\) listening on http://127\.0\.0\.1:(\d+) "
+SUPERVISOR = r"porch supervisor \(pid (\d+)\) listening on https?://127\.0\.0\.1:(\d+) "
 READY = r"Worker (\d+) ready"
 
 APP_SOURCE = """\

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(90)
 def test_editing_a_watched_file_restarts_and_others_do_not(tmp_path: Path) -> None:
     write_app(tmp_path)
     (tmp_path / ".venv").mkdir()
-    args = ("--reload", "--reload-exclude", "skip_*.py")
+    args = ("--reload", "--reload-exclude", "skip_*.py", "--reload-exclude", "*.tmp")
     with Supervised(tmp_path, *args) as porch:
         (first,) = porch.ready(1)
         porch.line("Watching .* for changes")
@@ -28,6 +28,7 @@ def test_editing_a_watched_file_restarts_and_others_do_not(tmp_path: Path) -> No
         # None of these may restart the server...
         (tmp_path / "notes.txt").write_text("not code")
         (tmp_path / "skip_me.py").write_text("x = 1\n")
+        (tmp_path / "draft.py.tmp").write_text("x = 1\n")
         (tmp_path / ".venv" / "lib.py").write_text("x = 1\n")
         # ...and this one must.
         write_app(tmp_path, version="v2-edited")

@@ -9,6 +9,7 @@ import socket
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import read_response, recv_all
@@ -271,5 +272,40 @@ def test_sighup_with_code_that_does_not_start_keeps_the_old_workers(app_dir: Pat
             porch.line(rf"Worker {pid} stopped \(exit code 0\)", since)
         status, body = porch.get()
         assert body.decode().endswith("v2-good-deploy") and int(body.split()[0]) in new
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_workers_host_an_asgi_app(tmp_path: Path) -> None:
+    (tmp_path / "wapp.py").write_text(
+        "import os\n\n"
+        "async def app(scope, receive, send):\n"
+        "    assert scope['type'] == 'http'\n"
+        "    body = f'{os.getpid()} asgi'.encode()\n"
+        "    await send({'type': 'http.response.start', 'status': 200,\n"
+        "                'headers': [(b'content-type', b'text/plain')]})\n"
+        "    await send({'type': 'http.response.body', 'body': body})\n"
+    )
+    args = ("--workers", "2", "--lifespan", "off")
+    with Supervised(tmp_path, *args) as porch:
+        workers = porch.ready(2)
+        status, body = porch.get()
+        assert status == 200 and body.endswith(b" asgi") and int(body.split()[0]) in workers
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
+def test_workers_serve_tls_with_a_key_password(app_dir: Path) -> None:
+    from tests.server.test_tls import Pki
+
+    pki = Pki(app_dir)
+    tls = ("--ssl-certfile", pki.cert, "--ssl-keyfile", pki.encrypted_key)
+    password = ("--ssl-keyfile-password", "s3cret")
+    with Supervised(app_dir, "--workers", "2", *tls, *password) as porch:
+        porch.line(r"listening on https://127\.0\.0\.1:\d+ with 2 workers")
+        workers = porch.ready(2)
+        url = f"https://127.0.0.1:{porch.http_port}/"
+        response = httpx.get(url, verify=pki.client_context(), timeout=DEADLINE)
+        assert response.status_code == 200 and int(response.text.split()[0]) in workers
         porch.signal(signal.SIGTERM)
         assert porch.finish(DEADLINE) == 0

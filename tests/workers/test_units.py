@@ -48,7 +48,7 @@ def test_a_worker_never_starts_a_supervisor(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_reload_filter(tmp_path: Path) -> None:
-    config = Config(reload=True, reload_include="*.py, *.html", reload_exclude="*_test.py")
+    config = Config(reload=True, reload_include=("*.py", "*.html"), reload_exclude=("*_test.py",))
     accept = ReloadFilter(config)
     root = str(tmp_path)
     assert accept(None, f"{root}/app.py")
@@ -59,7 +59,7 @@ def test_reload_filter(tmp_path: Path) -> None:
         assert not accept(None, f"{root}/{ignored}/lib.py")
     assert not accept(None, f"{root}/.app.py.swp")
     assert watched_dirs(config, root) == [tmp_path.resolve()]
-    two = Config(reload=True, reload_dir=f"{root}/a,{root}/b")
+    two = Config.from_env({"PORCH_RELOAD_DIR": f"{root}/a, {root}/b"}, reload=True)
     assert watched_dirs(two, ".") == [(tmp_path / "a").resolve(), (tmp_path / "b").resolve()]
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import sys
 from typing import Any
 
 import click
 
-from porch.cli.loader import app_kind, load_app
-from porch.cli.options import config_options
-from porch.config import Config
+from porch.cli.loader import load_app
+from porch.cli.options import app_dir_option, config_options
+from porch.config import Config, load_config
 from porch.errors import ConfigError
 
 __all__ = ["main"]
@@ -42,37 +44,46 @@ def main() -> None:
 
 @main.command()
 @click.argument("app")
-@click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    help="Folder put first on sys.path to import APP from.",
-)
+@app_dir_option
 @config_options
 def serve(app: str, app_dir: str, **options: Any) -> None:
     """Serve APP, given as module:attribute (e.g. myproject.main:app).
 
-    APP is a native porch app: `async def app(request) -> porch.Response`.
+    APP is a porch app (`async def app(request) -> porch.Response`, or a porch.App), an
+    ASGI 3 or 2 app (FastAPI, Starlette, Django's asgi.py) or a WSGI app (Flask, Django's
+    wsgi.py); --interface overrides the detection.
     """
     try:
-        config = Config.from_env(**options)
+        config = Config.load(app_dir=app_dir, **options)
         setup_logging(config.log_level, config.access_log)
         from porch.workers import run_workers, wants_supervisor
 
         if wants_supervisor(config):  # --workers, --reload, recycling: see docs/workers.md
             sys.exit(run_workers(app, app_dir, config))
-        target = load_app(app, app_dir)
-        kind = app_kind(target)
-        if kind != "native":
-            raise ConfigError(
-                f"'{app}' is not a native porch app (async def app(request) -> Response); "
-                f"detected: {kind}. ASGI and WSGI hosting is not available in this version."
-            )
+        target = build_app(load_app(app, app_dir), config)
         from porch.server import Server
 
         Server(target, config).run()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def build_app(app: Any, config: Config) -> Any:
+    """The native app the server runs for `app`: the interface adapter, and the --static
+    folders in front of it."""
+    from porch.interfaces import StaticMounts, adapt, parse_mount
+
+    native = adapt(
+        app,
+        config.interface,
+        root_path=config.root_path,
+        lifespan=config.lifespan,
+        threads=config.wsgi_threads,
+        timeout_lifespan=config.timeout_lifespan,
+    )
+    if config.static:
+        native = StaticMounts(native, [parse_mount(spec) for spec in config.static])
+    return native
 
 
 @main.command()
@@ -152,7 +163,7 @@ def static(
     if bind is not None:
         options["host"] = bind
     try:
-        config = Config.from_env(**options)
+        config = Config.load(**options)
         setup_logging(config.log_level, config.access_log)
         from porch.workers import wants_supervisor
 
@@ -177,14 +188,54 @@ def static(
         raise click.ClickException(str(exc)) from None
 
 
-@main.command()
-@click.argument("app")
+@main.command("config")
 @click.option(
     "--app-dir",
     default=".",
     show_default=True,
-    help="Folder put first on sys.path to import APP from.",
+    help="Folder whose pyproject.toml's [tool.porch] table is read.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@config_options
+def config_command(app_dir: str, as_json: bool, **options: Any) -> None:
+    """Print the effective configuration and where each value comes from.
+
+    Takes the same options as `porch serve`; precedence: flag, PORCH_* variable,
+    [tool.porch] in pyproject.toml, default. Secrets are masked.
+    """
+    try:
+        config, sources = load_config(options, app_dir=app_dir)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.metadata.get("secret") and value is not None:
+            value = "********"
+        rows.append((f.name, value, sources[f.name]))
+    if as_json:
+        document = {name: {"value": value, "source": source} for name, value, source in rows}
+        click.echo(json.dumps(document, indent=2))
+        return
+    width = max(len(f"{name} = {_toml(value)}") for name, value, _ in rows)
+    for name, value, source in rows:
+        click.echo(f"{name} = {_toml(value)}".ljust(width) + f"  # {source}")
+
+
+def _toml(value: Any) -> str:
+    """A value as TOML writes it (an unset value, which TOML cannot write, as ``(none)``)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+@main.command()
+@click.argument("app")
+@app_dir_option
 def routes(app: str, app_dir: str) -> None:
     """List the routes of a porch.App given as module:attribute, in matching order."""
     from porch.web import App

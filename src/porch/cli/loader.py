@@ -1,15 +1,14 @@
-"""Find the app named by ``module:attribute`` and tell what kind of app it is."""
+"""Find the app named by ``module:attribute``."""
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import sys
 from typing import Any
 
 from porch.errors import ConfigError
 
-__all__ = ["app_kind", "load_app"]
+__all__ = ["load_app"]
 
 
 def load_app(spec: str, app_dir: str = ".") -> Any:
@@ -36,26 +35,3 @@ def load_app(spec: str, app_dir: str = ".") -> Any:
     if not callable(obj):
         raise ConfigError(f"'{spec}' is a {type(obj).__name__}, not an app (a callable)")
     return obj
-
-
-def app_kind(app: Any) -> str:
-    """``native`` (``async def app(request)``), ``asgi``, ``wsgi`` or ``unknown``."""
-    if getattr(app, "__porch_native__", False):
-        return "native"
-    target = app if inspect.isroutine(app) or inspect.isclass(app) else app.__call__
-    try:
-        params = [
-            p
-            for p in inspect.signature(target).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
-    except (TypeError, ValueError):
-        return "unknown"
-    is_async = inspect.iscoroutinefunction(target)
-    if is_async and len(params) == 1:
-        return "native"
-    if is_async and len(params) == 3:
-        return "asgi"
-    if not is_async and len(params) == 2:
-        return "wsgi"
-    return "unknown"

@@ -10,7 +10,15 @@ import click
 
 from porch.config import ENV_PREFIX, Config, field_type
 
-__all__ = ["config_options"]
+__all__ = ["app_dir_option", "config_options"]
+
+app_dir_option = click.option(
+    "--app-dir",
+    default=".",
+    show_default=True,
+    help="Folder put first on sys.path to import APP from; its pyproject.toml's [tool.porch] "
+    "table is read.",
+)
 
 _FLAG_LETTERS = {"port": "-p"}
 
@@ -23,12 +31,14 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         kind = field_type(f)
         default = f.default
         env = ENV_PREFIX + f.name.upper()
-        shown = "none" if default is None else default
+        shown = "none" if default in (None, ()) else default
         help_text = f"{f.metadata['help']} [default: {shown}; env: {env}]"
         names = [flag]
         if f.name in _FLAG_LETTERS:
             names.insert(0, _FLAG_LETTERS[f.name])
-        if kind is bool:
+        if kind is tuple:
+            option = click.option(*names, f.name, multiple=True, help=help_text)
+        elif kind is bool:
             decl = f"{flag}/--no-{flag[2:]}"
             option = click.option(decl, f.name, default=None, help=help_text)
         elif f.metadata.get("choices"):

@@ -26,7 +26,7 @@ __all__ = ["RequestParser"]
 
 # uri-host [ ":" port ] (RFC 9110 7.2): an IP-literal or a reg-name/IPv4 of unreserved,
 # sub-delims and pct-encoded characters; an empty Host is allowed.
-_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]{0,5})?")
+HOST_SYNTAX = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]{0,5})?")
 _METHODS = {
     m.encode(): m
     for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
@@ -244,7 +244,7 @@ class RequestParser:
             if version == "1.1":
                 self._raise(400, "Missing Host header (required in HTTP/1.1)")
         elif host_field != self._good_host:
-            if _HOST.fullmatch(host_field) is None:
+            if HOST_SYNTAX.fullmatch(host_field) is None:
                 self._raise(400, "Malformed Host header")
             self._good_host = host_field
         if host is None:

@@ -32,6 +32,7 @@ from porch.request import ConnectionInfo, Request, RequestBody
 from porch.response import FileBody, Response, close_body, iterate_body
 from porch.server.accesslog import escape, log_access
 from porch.server.flow import FlowControl
+from porch.server.forwarding import apply_forwarding
 from porch.server.state import ServerState
 
 __all__ = ["HTTPProtocol"]
@@ -97,6 +98,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.sender: asyncio.Task[Any] | None = None  # the task streaming a response body
         self.limit_pipeline = state.config.limit_pipeline
         self.queue_full = False
+        self.lost: asyncio.Future[None] | None = None  # made when someone waits for it
+        self.forwarding = False  # the peer is a trusted proxy whose headers are read
 
     # asyncio callbacks -----------------------------------------------------------------------
 
@@ -120,12 +123,14 @@ class HTTPProtocol(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")
-        scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
+        self.tls = transport.get_extra_info("sslcontext") is not None
         self.info = ConnectionInfo(
             tuple(peer[:2]) if isinstance(peer, tuple) else None,
             tuple(local[:2]) if isinstance(local, tuple) else None,
-            scheme,
+            "https" if self.tls else "http",
         )
+        if state.config.proxy_headers:
+            self.forwarding = state.trusts(self.info.client)
         if state.draining:
             self.shutdown()
 
@@ -139,6 +144,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.queue.clear()
         if self.sender is not None:
             self.sender.cancel()  # nobody reads the rest: stop producing it now
+        lost = self.lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         parser = self.parser
@@ -177,10 +185,25 @@ class HTTPProtocol(asyncio.Protocol):
         if not self.closing:
             self.transport.write(CONTINUE)
 
+    @property
+    def disconnected(self) -> bool:
+        return self.flow.lost
+
+    def wait_disconnected(self) -> asyncio.Future[None]:
+        lost = self.lost
+        if lost is None:
+            lost = self.lost = self.state.loop.create_future()
+            if self.flow.lost:
+                lost.set_result(None)
+        return lost
+
     # parser events ---------------------------------------------------------------------------
 
     def _on_head(self, request: Request) -> None:
         request.conn = self.info
+        request._source = self
+        if self.forwarding:
+            apply_forwarding(request, self.state.trusted_proxies)
         if request.body_kind:
             request._body = RequestBody(self, request.expect_continue, BODY_HIGH_WATER)
             self.reading = request
@@ -375,7 +398,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._finished(request, response.status, 0, keep_alive)
             return None
         self._flush()
-        if type(stream) is FileBody and self.info.scheme == "http":
+        if type(stream) is FileBody and not self.tls:  # sendfile bypasses the TLS layer
             return self._send_file(request, response, stream, keep_alive)
         chunked = length is None and request.http_version == "1.1"
         return self._stream(request, response, stream, chunked, length, keep_alive)

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import stat
 import threading
 import time
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from porch.config import Config
 from porch.errors import ConfigError
 from porch.server.protocol import HTTPProtocol
+from porch.server.proxy_protocol import ProxyProtocolHTTP
 from porch.server.state import App, ServerState
+from porch.server.tls import create_ssl_context
 
 if TYPE_CHECKING:
     from porch.workers.link import WorkerLink
@@ -59,6 +62,7 @@ class Server:
         self._force: asyncio.Event | None = None
         self._stop_requested = False  # stop() before the loop ran
         self._state: ServerState | None = None
+        self._ssl: ssl.SSLContext | None = None
 
     def run(self, *, install_signals: bool = True) -> None:
         with asyncio.Runner(loop_factory=lambda: new_event_loop(self.config.loop)) as runner:
@@ -79,6 +83,7 @@ class Server:
         return self._state
 
     async def serve(self, *, install_signals: bool = True) -> None:
+        self._ssl = create_ssl_context(self.config)  # a bad certificate fails before startup
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._force = asyncio.Event()
@@ -97,7 +102,7 @@ class Server:
             raise
         for server in servers:
             for sock in server.sockets:
-                self.addresses.append(_describe(sock))
+                self.addresses.append(_describe(sock, "https" if self._ssl else "http"))
         for address in self.addresses:
             logger.info("porch listening on %s (press CTRL+C to quit)", address)
         if install_signals:
@@ -130,6 +135,10 @@ class Server:
             return
         try:
             await hook()
+        except ConfigError as exc:
+            if name == "startup":
+                raise  # says what failed already
+            logger.error("App %s failed: %s", name, exc)
         except Exception as exc:
             logger.error("App %s failed", name, exc_info=exc)
             if name == "startup":
@@ -166,23 +175,30 @@ class Server:
         self, loop: asyncio.AbstractEventLoop, state: ServerState
     ) -> list[asyncio.base_events.Server]:
         config = self.config
+        protocol = ProxyProtocolHTTP if config.proxy_protocol else HTTPProtocol
 
         def factory() -> HTTPProtocol:
-            return HTTPProtocol(state)
+            return protocol(state)
 
+        tls: dict[str, Any] = {}
+        if self._ssl is not None:
+            # A handshake must finish within the head timeout, like a request head.
+            tls = {"ssl": self._ssl, "ssl_handshake_timeout": config.timeout_head}
         try:
             if config.fd is not None:
                 sock = socket.socket(fileno=config.fd)
                 if sock.family == socket.AF_UNIX:
                     server = await loop.create_unix_server(
-                        factory, sock=sock, backlog=config.backlog
+                        factory, sock=sock, backlog=config.backlog, **tls
                     )
                 else:
-                    server = await loop.create_server(factory, sock=sock, backlog=config.backlog)
+                    server = await loop.create_server(
+                        factory, sock=sock, backlog=config.backlog, **tls
+                    )
             elif config.uds is not None:
                 _remove_stale_socket(config.uds)
                 server = await loop.create_unix_server(
-                    factory, path=config.uds, backlog=config.backlog
+                    factory, path=config.uds, backlog=config.backlog, **tls
                 )
             else:
                 server = await loop.create_server(
@@ -191,6 +207,7 @@ class Server:
                     config.port,
                     backlog=config.backlog,
                     reuse_address=True,
+                    **tls,
                 )
         except OSError as exc:
             where = config.uds or (
@@ -261,13 +278,13 @@ def _remove_stale_socket(path: str) -> None:
         probe.close()
 
 
-def _describe(sock: Any) -> str:
+def _describe(sock: Any, scheme: str) -> str:
     name = sock.getsockname()
     if sock.family == socket.AF_UNIX:
         return f"unix:{name}"
     if sock.family == socket.AF_INET6:
-        return f"http://[{name[0]}]:{name[1]}"
-    return f"http://{name[0]}:{name[1]}"
+        return f"{scheme}://[{name[0]}]:{name[1]}"
+    return f"{scheme}://{name[0]}:{name[1]}"
 
 
 def run(app: App, **options: Any) -> None:

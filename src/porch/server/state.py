@@ -42,6 +42,7 @@ class ServerState:
         self.all_closed = asyncio.Event()  # set when draining and the last connection is gone
         self.access_log = config.access_log
         self.server_line = b"server: porch\r\n" if config.server_header else b""
+        self.trusted_proxies = config.trusted_proxies
         self.now = loop.time()
         self.preamble = b""
         self._update_clock()
@@ -49,6 +50,12 @@ class ServerState:
     def _update_clock(self) -> None:
         self.now = self.loop.time()
         self.preamble = b"date: " + http_date(time.time()) + b"\r\n" + self.server_line
+
+    def trusts(self, peer: tuple[str, int] | None) -> bool:
+        """Is this peer one of --forwarded-allow-ips? A UNIX socket peer only with ``*``."""
+        if peer is None:
+            return self.trusted_proxies.everyone
+        return peer[0] in self.trusted_proxies
 
     def tick(self) -> None:
         """Advance the clock, renew the Date line, and enforce every connection's timeouts."""

@@ -533,7 +533,8 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.server.config.ssl_certfile else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def connect(self, timeout: float = 5.0) -> socket.socket:
         """A raw TCP connection to the server (for bytes no HTTP client would send)."""

@@ -11,13 +11,9 @@ from porch.config import Config
 __all__ = ["ReloadFilter", "watched_dirs"]
 
 
-def _patterns(raw: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in raw.split(",") if p.strip())
-
-
 def watched_dirs(config: Config, app_dir: str) -> list[Path]:
-    """The folders named by ``--reload-dir`` (separated by commas), else the app's folder."""
-    dirs = [Path(d).resolve() for d in _patterns(config.reload_dir or "")]
+    """The folders named by ``--reload-dir``, else the app's folder."""
+    dirs = [Path(d).resolve() for d in config.reload_dir]
     return dirs or [Path(app_dir).resolve()]
 
 
@@ -30,8 +26,8 @@ class ReloadFilter:
         from watchfiles import DefaultFilter
 
         self.ignored = DefaultFilter()  # its ignored folders and editor swap files
-        self.include = _patterns(config.reload_include)
-        self.exclude = _patterns(config.reload_exclude or "")
+        self.include = config.reload_include
+        self.exclude = config.reload_exclude
 
     def __call__(self, change: object, path: str) -> bool:
         if not self.ignored(change, path):  # type: ignore[arg-type]

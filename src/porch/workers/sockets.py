@@ -43,7 +43,7 @@ def listen(config: Config) -> socket.socket:
     return sock
 
 
-def describe(sock: socket.socket) -> str:
+def describe(sock: socket.socket, config: Config) -> str:
     from porch.server.server import _describe
 
-    return _describe(sock)
+    return _describe(sock, "https" if config.ssl_certfile else "http")

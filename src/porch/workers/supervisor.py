@@ -138,7 +138,7 @@ class Supervisor:
         logger.info(
             "porch supervisor (pid %d) listening on %s with %s",
             os.getpid(),
-            describe(self.sock),
+            describe(self.sock, self.config),
             mode,
         )
         handlers = {
@@ -178,8 +178,7 @@ class Supervisor:
         for f in dataclasses.fields(self.config):
             value = getattr(self.config, f.name)
             if value is not None and f.name != "uds":
-                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                env[ENV_PREFIX + f.name.upper()] = text
+                env[ENV_PREFIX + f.name.upper()] = _env_text(value)
         jitter = self.config.max_requests_jitter
         max_requests = self.config.max_requests
         if max_requests:
@@ -499,6 +498,15 @@ class Supervisor:
             names = sorted({os.path.relpath(path) for _, path in changes})
             logger.info("Changed: %s; reloading", ", ".join(names[:5]))
             self._reload()
+
+
+def _env_text(value: object) -> str:
+    """A setting as `porch.config.parse_value` reads it back from a PORCH_* variable."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
 
 
 def resident_memory(pid: int) -> int | None:

@@ -1,0 +1,582 @@
+"""Host an unmodified ASGI app (FastAPI, Starlette, Django's ASGIHandler, ...) on porch.
+
+`ASGIHost` is a native porch app: the server hands it one `Request` and awaits one
+`Response`, as for any porch app, so keep-alive, pipelining, limits and timeouts are the
+server's own. Per request it builds the ``http`` scope (ASGI 3, spec 2.4) and runs the app:
+
+- The app runs in the caller's task. An app that answers without suspending (the common
+  ``send(start); send(body)``) finishes inline; its response leaves as one bytes body.
+- Once the app has started a response and suspends before completing it (a streamed body,
+  a slow producer), the head goes out and the rest of the app runs in its own task, its
+  ``more_body`` chunks streamed as they come. `send` waits while more than
+  `STREAM_HIGH_WATER` bytes are unsent, so a slow client slows the app instead of growing
+  a buffer.
+- ``receive()`` yields the body as it arrives (``more_body``), then ``http.disconnect`` once
+  the response is complete or the client has gone. A ``send`` after the client has gone
+  raises `porch.ClientDisconnected`, an `OSError`, as the spec asks.
+- ``http.response.pathsend`` sends a file with sendfile.
+- Misuse by the app (a body before the start, two starts, a wrong message) is logged and
+  answered with a 500 when the head has not left, or ends the connection when it has:
+  never a hang.
+
+The ``lifespan`` scope is run by `startup()` / `shutdown()`, which the server calls; the
+state the app fills in at startup is shallow-copied into every request's scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any
+
+from porch.datastructures import FRAMING_HEADERS
+from porch.errors import ClientDisconnected, ConfigError, ProtocolError, ResponseError
+from porch.http.writer import check_header
+from porch.interfaces.hosted import app_response, internal_error
+from porch.request import Request
+from porch.response import FileBody, Response
+
+__all__ = ["ASGIHost", "STREAM_HIGH_WATER", "asgi2_to_asgi3"]
+
+logger = logging.getLogger("porch.error")
+
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGI3App = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
+
+# Unsent response bytes above which the app's `send` waits for the client.
+STREAM_HIGH_WATER = 256 * 1024
+_START = object()  # _Drive: the coroutine has not run yet
+
+# Checked (name, value) header pairs, decoded; bounded, filled as apps send them.
+_checked: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+_CHECKED_MAX = 4096
+
+
+def asgi2_to_asgi3(app: Callable[[dict[str, Any]], Any]) -> ASGI3App:
+    """An ASGI 2 app (``app(scope)`` returns ``instance(receive, send)``) as ASGI 3."""
+
+    async def asgi3(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        instance = app(scope)
+        await instance(receive, send)
+
+    return asgi3
+
+
+class ASGIHost:
+    """Serve the ASGI 3 `app` as a native porch app.
+
+    root_path: the URL prefix the app is mounted at behind a proxy (the ``root_path`` key;
+        a path without it gets it prepended, as the app's URLs are built with it).
+    lifespan: ``auto`` runs the lifespan scope and carries on when the app does not
+        support it; ``on`` makes that an error; ``off`` never runs it.
+    """
+
+    __porch_native__ = True
+
+    def __init__(
+        self,
+        app: ASGI3App,
+        *,
+        root_path: str = "",
+        lifespan: str = "auto",
+        timeout_lifespan: float = 30.0,
+    ) -> None:
+        if lifespan not in ("auto", "on", "off"):
+            raise ConfigError(f"lifespan must be auto, on or off; got {lifespan!r}")
+        self.app = app
+        self.root_path = root_path.rstrip("/")
+        self._root_bytes = self.root_path.encode("utf-8")
+        self.lifespan_mode = lifespan
+        self.timeout_lifespan = timeout_lifespan
+        self.state: dict[str, Any] = {}
+        self._lifespan: _Lifespan | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # lifespan --------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        if self.lifespan_mode == "off":
+            return
+        lifespan = _Lifespan(self.app, self.state, self.lifespan_mode == "on")
+        if await lifespan.startup():
+            self._lifespan = lifespan
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._lifespan is not None:
+            await self._lifespan.shutdown(self.timeout_lifespan)
+            self._lifespan = None
+
+    # requests --------------------------------------------------------------------------
+
+    def scope(self, request: Request) -> dict[str, Any]:
+        """The ASGI ``http`` scope of `request`."""
+        raw_path = request.raw_path
+        path = request.path
+        root = self._root_bytes
+        if root and raw_path != root and not raw_path.startswith(root + b"/"):
+            raw_path = root + raw_path
+            path = self.root_path + path
+        conn = request.conn
+        server = conn.server if conn is not None else None
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": request.http_version,
+            "method": request.method,
+            "scheme": request.scheme,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": request.query_string,
+            "root_path": self.root_path,
+            "headers": request.raw_headers,
+            "client": request.client,
+            "server": server,
+            "state": self.state.copy(),
+            "extensions": {"http.response.pathsend": {}},
+        }
+
+    async def __call__(self, request: Request) -> Response:
+        exchange = _Exchange(request)
+        coro = self.app(self.scope(request), exchange.receive, exchange.send)
+        drive = _Drive(coro, exchange)
+        try:
+            finished = await drive
+        except Exception as exc:
+            return exchange.failed(exc)
+        if finished:
+            return exchange.response()
+        # Started and suspended mid-response: stream the rest from a task of its own.
+        task = asyncio.get_running_loop().create_task(
+            self._finish(drive, exchange), context=contextvars.copy_context()
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return exchange.streaming_response()
+
+    @staticmethod
+    async def _finish(drive: _Drive, exchange: _Exchange) -> None:
+        try:
+            await drive
+        except asyncio.CancelledError:
+            exchange.abandon(None)
+            raise
+        except Exception as exc:
+            exchange.abandon(exc)
+        else:
+            exchange.abandon(None)
+
+
+class _Drive:
+    """Step an app coroutine in the awaiting task until it returns (True) or suspends with
+    a response started and not complete (False). Awaited again, it runs to the end."""
+
+    __slots__ = ("coro", "exchange", "pending")
+
+    def __init__(self, coro: Any, exchange: _Exchange) -> None:
+        self.coro = coro
+        self.exchange = exchange
+        self.pending: Any = _START
+
+    def __await__(self) -> Generator[Any, Any, bool]:
+        coro, exchange = self.coro, self.exchange
+        handing_over = self.pending is _START
+        try:
+            yielded = coro.send(None) if self.pending is _START else self.pending
+        except StopIteration:
+            return True
+        while True:
+            if handing_over and exchange.status is not None and not exchange.complete:
+                self.pending = yielded
+                return False
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: B036 - every throw goes to the app coroutine
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration:
+                    return True
+            else:
+                try:
+                    yielded = coro.send(value)
+                except StopIteration:
+                    return True
+
+
+class _Exchange:
+    """One request's ``receive`` / ``send`` pair and the response they build."""
+
+    __slots__ = (
+        "request",
+        "status",
+        "headers",
+        "framing",
+        "chunks",
+        "buffered",
+        "complete",
+        "file",
+        "body_done",
+        "body_error",
+        "streaming",
+        "gone",
+        "ended",
+        "error",
+        "_wake",
+        "_drain",
+        "_done",
+    )
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.status: int | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.framing = False
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.complete = False  # the app sent its last body message
+        self.file: FileBody | None = None
+        self.body_done = False
+        self.body_error: ProtocolError | None = None
+        self.streaming = False  # the head has been handed to the server
+        self.gone = False  # the client left before the response was complete
+        self.ended = False  # the app returned (or failed) after the hand-over
+        self.error: BaseException | None = None
+        self._wake: asyncio.Future[None] | None = None  # the body stream waits
+        self._drain: asyncio.Future[None] | None = None  # the app waits in send()
+        self._done: asyncio.Future[None] | None = None  # receive() waits for the end
+
+    # receive ---------------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        request = self.request
+        if not self.body_done:
+            body = request._body
+            if body is None:
+                self.body_done = True
+                data = request._body_bytes
+                return {"type": "http.request", "body": data or b"", "more_body": False}
+            try:
+                data = await body.read()
+            except ProtocolError as exc:
+                self.body_done = True
+                self.body_error = exc  # answered with its status if the app gives up
+                return {"type": "http.disconnect"}
+            except ClientDisconnected:
+                self.body_done = True
+                return {"type": "http.disconnect"}
+            more = bool(data) and not body.exhausted
+            if not more:
+                self.body_done = True
+            return {"type": "http.request", "body": data, "more_body": more}
+        if self.complete or self.gone or request.disconnected:
+            return {"type": "http.disconnect"}
+        # Nothing more to read: wait until the response is complete or the client leaves.
+        done = self._done
+        if done is None:
+            done = self._done = asyncio.get_running_loop().create_future()
+        waiters: set[asyncio.Future[None]] = {done}
+        if request._source is not None:
+            waiters.add(request._source.wait_disconnected())
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        return {"type": "http.disconnect"}
+
+    # send ------------------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "http.response.start":
+            if self.status is not None:
+                raise RuntimeError("the ASGI app sent 'http.response.start' twice")
+            self._start(message)
+            return
+        if self.gone or self.request.disconnected:
+            self.gone = True
+            raise ClientDisconnected("client disconnected")
+        if kind == "http.response.body":
+            if self.status is None:
+                raise RuntimeError(
+                    "the ASGI app sent 'http.response.body' before 'http.response.start'"
+                )
+            if self.complete:
+                raise RuntimeError("the ASGI app sent a body after its response was complete")
+            body = message.get("body", b"")
+            if not isinstance(body, bytes | bytearray | memoryview):
+                raise TypeError(f"ASGI response body must be bytes, not {type(body).__name__}")
+            if body:
+                self.chunks.append(bytes(body))
+                self.buffered += len(body)
+            if not message.get("more_body", False):
+                self._set_complete()
+            elif self.streaming:
+                self._wake_stream()
+                if self.buffered > STREAM_HIGH_WATER:
+                    await self._wait_drained()
+            elif self.buffered > STREAM_HIGH_WATER:
+                await asyncio.sleep(0)  # suspend, so that the response is handed over
+            return
+        if kind == "http.response.pathsend":
+            if self.status is None or self.complete or self.chunks:
+                raise RuntimeError(
+                    "'http.response.pathsend' must follow 'http.response.start' directly"
+                )
+            self._pathsend(message.get("path"))
+            self._set_complete()
+            return
+        raise RuntimeError(f"unexpected ASGI message {kind!r} for an HTTP request")
+
+    def _start(self, message: Message) -> None:
+        status = message.get("status")
+        if type(status) is not int or not 200 <= status <= 599:
+            raise RuntimeError(f"the ASGI app sent an invalid status {status!r}")
+        headers = []
+        framing = False
+        for pair in message.get("headers", ()):
+            name, value = pair
+            try:
+                field = _checked[(name, value)]
+            except (KeyError, TypeError):
+                field = _check_field(name, value)
+            if field[0] in FRAMING_HEADERS:
+                framing = True
+            headers.append(field)
+        self.status = status
+        self.headers = headers
+        self.framing = framing
+
+    def _pathsend(self, path: Any) -> None:
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise RuntimeError(f"'http.response.pathsend' needs an absolute path, got {path!r}")
+        file = open(path, "rb")  # noqa: SIM115 - the server closes it after sending
+        try:
+            size = os.fstat(file.fileno()).st_size
+        except OSError:
+            file.close()
+            raise
+        self.file = FileBody(file, 0, size)
+
+    def _set_complete(self) -> None:
+        self.complete = True
+        self._wake_stream()
+        done = self._done
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    def _wake_stream(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            if not wake.done():
+                wake.set_result(None)
+
+    async def _wait_drained(self) -> None:
+        drain = self._drain = asyncio.get_running_loop().create_future()
+        await drain
+        if self.gone:
+            raise ClientDisconnected("client disconnected")
+
+    def _release_app(self) -> None:
+        drain = self._drain
+        if drain is not None:
+            self._drain = None
+            if not drain.done():
+                drain.set_result(None)
+
+    # the response ----------------------------------------------------------------------
+
+    def _new_response(self) -> Response:
+        assert self.status is not None
+        return app_response(self.status, self.headers, self.framing)
+
+    def response(self) -> Response:
+        """The response of an app that returned without handing over."""
+        if self.status is None:
+            return self._no_response("returned without starting a response")
+        if not self.complete:  # the head has not left: the client can still get a 500
+            return self._no_response("returned without completing its response")
+        response = self._new_response()
+        if self.file is not None:
+            response.stream = self.file
+        else:
+            chunks = self.chunks
+            response.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if self.framing and self.request.method == "HEAD" and not response.body:
+                response.stream = ()  # keep the app's content-length for HEAD
+        return response
+
+    def streaming_response(self) -> Response:
+        self.streaming = True
+        response = self._new_response()
+        response.stream = _BodyStream(self)
+        return response
+
+    def failed(self, exc: Exception) -> Response:
+        """The app raised before handing over."""
+        if isinstance(exc, ClientDisconnected):
+            return Response(b"", 499)
+        if self.status is not None and self.complete:
+            logger.error("Exception in ASGI app after its response was complete", exc_info=exc)
+            return self.response()
+        if self.body_error is not None:
+            return self._no_response("failed after the request body broke off", quiet=True)
+        logger.error(
+            "Exception in ASGI app for %s %s",
+            self.request.method,
+            self.request.raw_path.decode("ascii", "replace"),
+            exc_info=exc,
+        )
+        return internal_error()
+
+    def _no_response(self, what: str, quiet: bool = False) -> Response:
+        error = self.body_error
+        if error is not None:
+            return Response(error.detail + "\n", error.status, None, "text/plain")
+        if not quiet:
+            logger.error("The ASGI app %s", what)
+        return internal_error()
+
+    def abandon(self, exc: BaseException | None) -> None:
+        """The app's task ended (returned, raised or was cancelled) after the hand-over."""
+        self.ended = True
+        if exc is not None and not isinstance(exc, ClientDisconnected):
+            logger.error("Exception in ASGI app while streaming its response", exc_info=exc)
+            self.error = ResponseError("the ASGI app failed while streaming its response")
+        elif not self.complete and not self.gone:
+            self.error = ResponseError("the ASGI app returned without completing its response")
+        self._wake_stream()
+
+
+class _BodyStream:
+    """The body the server pulls while the app sends ``more_body`` chunks."""
+
+    __slots__ = ("exchange",)
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self.exchange = exchange
+
+    def __aiter__(self) -> _BodyStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        exchange = self.exchange
+        while True:
+            chunks = exchange.chunks
+            if chunks:
+                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                exchange.chunks = []
+                exchange.buffered = 0
+                exchange._release_app()
+                return data
+            if exchange.complete:
+                raise StopAsyncIteration
+            if exchange.error is not None:
+                raise exchange.error
+            if exchange.ended:
+                raise StopAsyncIteration
+            wake = exchange._wake = asyncio.get_running_loop().create_future()
+            await wake
+
+    async def aclose(self) -> None:
+        """The server is done with the body: sent, or the client is gone."""
+        exchange = self.exchange
+        if not exchange.complete:
+            exchange.gone = True
+            exchange._release_app()
+            done = exchange._done
+            if done is not None and not done.done():
+                done.set_result(None)
+
+
+class _Lifespan:
+    """The ``lifespan`` scope, run in a task of its own for the whole life of the server."""
+
+    def __init__(self, app: ASGI3App, state: dict[str, Any], required: bool) -> None:
+        self.app = app
+        self.state = state
+        self.required = required
+        self.inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self.replies: asyncio.Queue[Message | BaseException | None] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        try:
+            await self.app(scope, self.inbox.get, self._send)
+        except BaseException as exc:  # noqa: B036 - reported to startup/shutdown instead
+            await self.replies.put(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            await self.replies.put(None)
+
+    async def _send(self, message: Message) -> None:
+        await self.replies.put(message)
+
+    async def startup(self) -> bool:
+        """True when the app took part; raises `ConfigError` when its startup failed."""
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        await self.inbox.put({"type": "lifespan.startup"})
+        reply = await self.replies.get()
+        if isinstance(reply, dict):
+            kind = reply.get("type")
+            if kind == "lifespan.startup.complete":
+                return True
+            if kind == "lifespan.startup.failed":
+                message = reply.get("message") or "no reason given"
+                raise ConfigError(f"the ASGI app's lifespan startup failed: {message}")
+            raise ConfigError(f"the ASGI app answered lifespan.startup with {kind!r}")
+        if not self.required:
+            if reply is None:
+                logger.info("The ASGI app returned from its lifespan scope: running without it")
+            else:
+                logger.info("The ASGI app does not support lifespan (%r): continuing", reply)
+            return False
+        if reply is None:
+            raise ConfigError("the ASGI app returned from lifespan without completing startup")
+        logger.error("Exception in the ASGI app's lifespan startup", exc_info=reply)
+        raise ConfigError(f"the ASGI app's lifespan startup raised {reply!r}")
+
+    async def shutdown(self, timeout: float) -> None:
+        task = self.task
+        assert task is not None
+        if task.done():
+            return
+        await self.inbox.put({"type": "lifespan.shutdown"})
+        try:
+            reply = await asyncio.wait_for(self.replies.get(), timeout)
+        except TimeoutError:
+            logger.error("The ASGI app's lifespan shutdown took over %s s: cancelled", timeout)
+            task.cancel()
+            return
+        if isinstance(reply, dict) and reply.get("type") == "lifespan.shutdown.failed":
+            logger.error("The ASGI app's lifespan shutdown failed: %s", reply.get("message"))
+        elif isinstance(reply, BaseException):
+            logger.error("Exception in the ASGI app's lifespan shutdown", exc_info=reply)
+        elif reply is None:
+            logger.error("The ASGI app returned from lifespan without completing shutdown")
+        try:
+            await asyncio.wait_for(task, timeout)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+
+
+def _check_field(name: Any, value: Any) -> tuple[str, str]:
+    if not isinstance(name, bytes | bytearray) or not isinstance(value, bytes | bytearray):
+        raise TypeError(f"ASGI header names and values must be bytes, got {name!r}: {value!r}")
+    field = (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
+    check_header(*field)
+    if len(_checked) < _CHECKED_MAX:
+        _checked[(bytes(name), bytes(value))] = field
+    return field
