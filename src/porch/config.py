@@ -332,7 +332,11 @@ def field_type(f: dataclasses.Field[Any]) -> type:
 
 
 def parse_value(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
+    """A variable's text as the field's type. An empty variable unsets an optional setting
+    (one whose default is None), also over pyproject.toml."""
     kind = field_type(f)
+    if f.default is None and not raw.strip():
+        return None
     try:
         if kind is tuple:
             return tuple(part.strip() for part in raw.split(",") if part.strip())

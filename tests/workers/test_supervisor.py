@@ -220,8 +220,10 @@ def test_zero_workers_means_one_per_core(app_dir: Path) -> None:
 
 def test_workers_share_a_unix_socket_removed_at_exit(app_dir: Path) -> None:
     path = app_dir / "porch.sock"
-    args = ("serve", "wapp:app", "--app-dir", str(app_dir), "--uds", str(path))
-    with PorchProcess(*args, "--workers", "2") as porch:
+    # Set in pyproject.toml: the workers, which read it too, must still use the given socket.
+    (app_dir / "pyproject.toml").write_text(f'[tool.porch]\nuds = "{path}"\nworkers = 2\n')
+    args = ("serve", "wapp:app", "--app-dir", str(app_dir))
+    with PorchProcess(*args) as porch:
         porch.wait_for(rf"porch supervisor \(pid \d+\) listening on unix:{path} ")
         porch.wait_for(r"Worker \d+ ready")
         porch.wait_for(r"Worker \d+ ready")

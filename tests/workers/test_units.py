@@ -27,13 +27,14 @@ def test_workers_get_the_effective_config_and_the_shared_socket(
         envs = [supervisor._worker_env() for _ in range(200)]
         fd = str(sock.fileno())
     assert all(env["PORCH_FD"] == fd for env in envs)
-    assert all("PORCH_UDS" not in env for env in envs)
+    assert all(env["PORCH_UDS"] == "" for env in envs)  # "" unsets it
     assert all(env["PORCH_WORKERS"] == "1" and env["PORCH_RELOAD"] == "false" for env in envs)
     assert all(env["PORCH_TIMEOUT_HEAD"] == "7.5" for env in envs)
     assert all(env["PORCH_ACCESS_LOG"] == "true" for env in envs)
     limits = {int(env["PORCH_MAX_REQUESTS"]) for env in envs}
     assert limits <= set(range(100, 111)) and len(limits) > 1  # jitter per worker
-    assert Config.from_env(envs[0]).fd == int(fd)
+    worker = Config.from_env(envs[0])
+    assert worker.fd == int(fd) and worker.uds is None and worker.ssl_certfile is None
 
 
 def test_a_worker_never_starts_a_supervisor(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -175,10 +175,11 @@ class Supervisor:
     def _worker_env(self) -> dict[str, str]:
         """The environment of a worker: this one, with the effective config as PORCH_*."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        # Every setting, None as "" (which unsets it, even over pyproject.toml): a worker
+        # serves the socket it is given (PORCH_FD), never a --uds of its own.
         for f in dataclasses.fields(self.config):
-            value = getattr(self.config, f.name)
-            if value is not None and f.name != "uds":
-                env[ENV_PREFIX + f.name.upper()] = _env_text(value)
+            value = None if f.name == "uds" else getattr(self.config, f.name)
+            env[ENV_PREFIX + f.name.upper()] = _env_text(value)
         jitter = self.config.max_requests_jitter
         max_requests = self.config.max_requests
         if max_requests:
@@ -502,6 +503,8 @@ class Supervisor:
 
 def _env_text(value: object) -> str:
     """A setting as `porch.config.parse_value` reads it back from a PORCH_* variable."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):
