@@ -54,6 +54,7 @@ def test_reload_survives_code_that_does_not_start(tmp_path: Path) -> None:
         since = porch.mark()
         write_app(tmp_path, version="v3-fixed")
         (fixed,) = porch.ready(1, since)
+        porch.line(rf"Worker {first} stopped", since)  # the old one no longer accepts
         assert porch.get() == (200, f"{fixed} v3-fixed".encode())
         porch.signal(signal.SIGTERM)
         assert porch.finish(DEADLINE) == 0

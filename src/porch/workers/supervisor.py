@@ -51,6 +51,7 @@ _MAX_BOOT_FAILURES = 5  # fresh workers in a row that did not start: give up
 _KILL_MARGIN = 5.0  # seconds past --timeout-graceful before a stopping worker is killed
 _DUMP_WAIT = 2.0  # seconds a stuck worker gets to dump its stacks before SIGKILL
 _HOUSEKEEPING = 1.0  # seconds between heartbeat and memory checks
+_START_ALLOWANCE = 60.0  # seconds a worker may take to start, if --timeout-worker is shorter
 
 
 class Worker:
@@ -443,7 +444,9 @@ class Supervisor:
         for worker in list(self.workers.values()):
             if worker.stopping or worker.stuck:
                 continue
-            if timeout and now - worker.last_beat > timeout:
+            # Starting (importing the app, its startup()) may take longer than a tick should.
+            allowed = timeout if worker.ready else max(timeout, _START_ALLOWANCE)
+            if timeout and now - worker.last_beat > allowed:
                 self._stuck(worker, now - worker.last_beat)
             elif limit and worker.ready and worker.retire is None:
                 rss = resident_memory(worker.pid)
@@ -461,10 +464,12 @@ class Supervisor:
     def _stuck(self, worker: Worker, silent: float) -> None:
         assert self._loop is not None
         worker.stuck = True
+        what = "no heartbeat" if worker.ready else "not started"
         logger.error(
-            "Worker %d is stuck: no heartbeat for %.0f s (--timeout-worker %g); "
+            "Worker %d is stuck: %s for %.0f s (--timeout-worker %g); "
             "dumping its threads' stacks, then killing it",
             worker.pid,
+            what,
             silent,
             self.config.timeout_worker,
         )
