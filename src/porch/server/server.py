@@ -16,6 +16,7 @@ from typing import Any
 
 from porch.config import Config
 from porch.errors import ConfigError
+from porch.server.observe import protocol_class
 from porch.server.protocol import HTTPProtocol
 from porch.server.state import App, ServerState
 
@@ -154,9 +155,10 @@ class Server:
         self, loop: asyncio.AbstractEventLoop, state: ServerState
     ) -> list[asyncio.base_events.Server]:
         config = self.config
+        protocol = protocol_class(state, self.app)
 
         def factory() -> HTTPProtocol:
-            return HTTPProtocol(state)
+            return protocol(state)
 
         try:
             if config.fd is not None:
