@@ -22,6 +22,7 @@ import string
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -105,8 +106,14 @@ COMBINED = '{client} - - [{time}] "{request}" {status} {size} "{referer}" "{user
 PRESETS = {"combined": COMBINED}
 
 
+_clf_cache: list[Any] = [0, ""]  # (second, its text): one strftime per second
+
+
 def _clf_time() -> str:
-    return time.strftime("%d/%b/%Y:%H:%M:%S %z")
+    now = int(time.time())
+    if _clf_cache[0] != now:
+        _clf_cache[:] = [now, time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(now))]
+    return str(_clf_cache[1])
 
 
 class AccessLog:
@@ -123,7 +130,7 @@ class AccessLog:
         self._json = spec == "json"
         if self._json:
             self._template = ""
-            self._fields: list[tuple[str, Callable[[Entry], str]]] = []
+            self._fields: tuple[Callable[[Entry], str], ...] = ()
             self.timed = True
             return
         template = PRESETS.get(spec, spec)
@@ -133,15 +140,21 @@ class AccessLog:
                 f"{{fields}}; got {spec!r}"
             )
         names = _template_fields(template)
-        self._template = template
-        self._fields = [(name, FIELDS[name][1]) for name in dict.fromkeys(names)]
+        # Fields by position ({0} {1} ...): each computed once per line, in order.
+        unique = list(dict.fromkeys(names))
+        self._template = "".join(
+            literal.replace("{", "{{").replace("}", "}}")
+            + ("" if name is None else f"{{{unique.index(name)}}}")
+            for literal, name, _, _ in string.Formatter().parse(template)
+        )
+        self._fields = tuple(FIELDS[name][1] for name in unique)
         self.timed = "duration_ms" in names or "duration_s" in names
 
     def line(self, request: Request, status: int, size: int, seconds: float) -> str:
         entry = (request, status, size, seconds)
         if self._json:
             return _json_line(entry)
-        return self._template.format_map({name: get(entry) for name, get in self._fields})
+        return self._template.format(*[get(entry) for get in self._fields])
 
     def log(self, request: Request, status: int, size: int, seconds: float) -> None:
         logger.info("%s", self.line(request, status, size, seconds))

@@ -3,7 +3,9 @@
 A server started with ``--metrics-path`` counts every answered request (method, status),
 times it (a histogram in seconds, from the start of the app call to the response's last
 byte), and tracks requests in flight and open connections. Nothing here runs when metrics
-are off: the server only installs its hooks when they are on.
+are off: the server only installs its hooks when they are on. The two gauges are kept as
+plain integers by the server and published to prometheus-client before each scrape (and
+once a second with workers), which keeps their locks off the per-request path.
 
 One process or many: when ``PROMETHEUS_MULTIPROC_DIR`` is set (before the first metric is
 made), every process writes its values to files in that folder, and a scrape of any worker
@@ -88,10 +90,6 @@ class Metrics:
         Counter(*_RESTARTS, registry=registry)  # shown as 0; the supervisor's count adds up
         self._children: dict[tuple[str, int], Any] = {}
         self._observe_duration = self.duration.observe
-        self.request_started = self.in_flight.inc
-        self._request_ended = self.in_flight.dec
-        self.connection_opened = self.connections.inc
-        self.connection_closed = self.connections.dec
 
     def observe(self, method: str, status: int, seconds: float) -> None:
         """One request answered (or given up on: status 499) after `seconds`."""
@@ -101,7 +99,12 @@ class Metrics:
             child = self._children[method, status] = self.requests.labels(label, str(status))
         child.inc()
         self._observe_duration(seconds)
-        self._request_ended()
+
+    def publish(self, in_flight: int, connections: int) -> None:
+        """Set the gauges. The server counts in plain integers on the hot path and publishes
+        them before each scrape and, with workers, once a second for the others' scrapes."""
+        self.in_flight.set(in_flight)
+        self.connections.set(connections)
 
     def render(self) -> bytes:
         """The text exposition format; with workers, the sum over every process."""

@@ -2,10 +2,12 @@
 
 Why in the protocol and not as a wrapping app: the start and the end of a request (the last
 byte of a streamed or file body) are only known to the connection, and a wrapper would add a
-coroutine frame to every request. So when any of ``--health-path``, ``--ready-path``,
-``--metrics-path`` or a timed access-log format is on, the server builds its connections
-from `ObservedProtocol`, a subclass that stamps the start in `_run` and records in
-`_finished`; otherwise it uses the plain `HTTPProtocol`, which pays nothing for any of this.
+coroutine frame to every request. So the server picks its connections' class once, at start:
+
+- nothing on: the plain `HTTPProtocol`, which pays nothing for any of this;
+- only probes, no access log: `ProbingProtocol`, one dict look-up per request;
+- metrics, a timed access-log format, or probes with an access log: `ObservedProtocol`,
+  which stamps the start in `_run` and records in `_finished`.
 
 The probe paths are compared with the request's raw path (bytes, query ignored) once per
 request; a match is answered by a small native app in place of the user's app, so it works
@@ -31,7 +33,7 @@ from porch.server.state import App, ServerState
 if TYPE_CHECKING:
     from porch.server.metrics import Metrics
 
-__all__ = ["Observer", "ObservedProtocol", "protocol_class"]
+__all__ = ["ObservedProtocol", "Observer", "ProbingProtocol", "protocol_class"]
 
 logger = logging.getLogger("porch.error")
 _NOT_ALLOWED = {"allow": "GET, HEAD"}
@@ -40,7 +42,7 @@ _NOT_ALLOWED = {"allow": "GET, HEAD"}
 class Observer:
     """What the observed connections of one server share."""
 
-    __slots__ = ("log", "metrics", "probes")
+    __slots__ = ("log", "metrics", "probes", "in_flight", "connections", "shared")
 
     def __init__(
         self, log: AccessLog | None, metrics: Metrics | None, probes: dict[bytes, App]
@@ -48,6 +50,15 @@ class Observer:
         self.log = log
         self.metrics = metrics
         self.probes = probes
+        self.in_flight = 0  # requests being answered (counted only with metrics on)
+        self.connections = 0  # open connections (likewise)
+        self.shared = metrics is not None and metrics.multiprocess  # other workers scrape too
+
+    def publish(self) -> None:
+        """Hand the gauges' counts to prometheus-client (before a scrape; with workers also
+        once a second, from the server's tick, so that other workers' scrapes see them)."""
+        if self.metrics is not None:
+            self.metrics.publish(self.in_flight, self.connections)
 
 
 def protocol_class(state: ServerState, app: Any) -> type[HTTPProtocol]:
@@ -71,20 +82,48 @@ def protocol_class(state: ServerState, app: Any) -> type[HTTPProtocol]:
         from porch.server.metrics import Metrics
 
         metrics = Metrics()
-        probes[config.metrics_path.encode("ascii")] = _exposition(metrics)
-    state.observer = Observer(log, metrics, probes)
+    state.observer = observer = Observer(log, metrics, probes)
+    if metrics is not None and config.metrics_path:
+        probes[config.metrics_path.encode("ascii")] = _exposition(observer, metrics)
+    if metrics is None and log is None:
+        return ProbingProtocol  # nothing to time, count or log
     state.access_log = None  # the observed protocol writes the lines, with their times
     return ObservedProtocol
 
 
-class ObservedProtocol(HTTPProtocol):
-    """`HTTPProtocol` that answers the probe paths and times, counts and logs each request."""
+class ProbingProtocol(HTTPProtocol):
+    """`HTTPProtocol` that answers the probe paths itself."""
 
     def __init__(self, state: ServerState) -> None:
         super().__init__(state)
         observer = state.observer
         assert observer is not None  # protocol_class() set it before any connection
+        self.observer = observer
         self.probes = observer.probes
+
+    def _run(self, request: Request) -> None:
+        probe = self.probes.get(request.raw_path)
+        if probe is None:
+            super()._run(request)
+        else:
+            self._probe(request, probe)
+
+    def _probe(self, request: Request, probe: App) -> None:
+        # Answer with the probe's app for this one request: `HTTPProtocol._run` calls
+        # `self.app` once, synchronously, before it returns.
+        self.app = probe
+        try:
+            HTTPProtocol._run(self, request)
+        finally:
+            self.app = self.state.app
+
+
+class ObservedProtocol(ProbingProtocol):
+    """`ProbingProtocol` that also times, counts and logs each request (not the probes)."""
+
+    def __init__(self, state: ServerState) -> None:
+        super().__init__(state)
+        observer = self.observer
         self.metrics = observer.metrics
         self.log = observer.log
         self.timed: Request | None = None  # the request being timed, until it is recorded
@@ -95,41 +134,37 @@ class ObservedProtocol(HTTPProtocol):
         super().connection_made(transport)
         if self.metrics is not None and not self.closing:
             self.counted = True
-            self.metrics.connection_opened()
+            self.observer.connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         request = self.timed
         if request is not None:
             self.timed = None  # the client left before its response was complete
             if self.metrics is not None:
+                self.observer.in_flight -= 1
                 self.metrics.observe(request.method, 499, time.perf_counter() - self.started)
-        if self.counted and self.metrics is not None:
+        if self.counted:
             self.counted = False
-            self.metrics.connection_closed()
+            self.observer.connections -= 1
         super().connection_lost(exc)
 
     def _run(self, request: Request) -> None:
         probe = self.probes.get(request.raw_path)
         if probe is not None:
-            # Answer with the probe's app for this one request; base `_run` calls
-            # `self.app` once, synchronously, before it returns.
-            self.app = probe
-            try:
-                super()._run(request)
-            finally:
-                self.app = self.state.app
+            self._probe(request, probe)
             return
         self.timed = request
         if self.metrics is not None:
-            self.metrics.request_started()
+            self.observer.in_flight += 1
         self.started = time.perf_counter()
-        super()._run(request)
+        HTTPProtocol._run(self, request)
 
     def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
         if self.timed is request:
             self.timed = None
             seconds = time.perf_counter() - self.started
             if self.metrics is not None:
+                self.observer.in_flight -= 1
                 self.metrics.observe(request.method, status, seconds)
             if self.log is not None:
                 self.log.log(request, status, size, seconds)
@@ -177,12 +212,13 @@ def _readiness(state: ServerState, app: Any, config: Config) -> App:
     return ready
 
 
-def _exposition(metrics: Metrics) -> App:
+def _exposition(observer: Observer, metrics: Metrics) -> App:
     from prometheus_client import CONTENT_TYPE_LATEST
 
     async def scrape(request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return Response(b"", 405, _NOT_ALLOWED)
+        observer.publish()
         # Reading every worker's files takes a while: keep the event loop free meanwhile.
         body = await asyncio.get_running_loop().run_in_executor(None, metrics.render)
         return Response(body, 200, {"content-type": CONTENT_TYPE_LATEST})

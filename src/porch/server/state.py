@@ -63,6 +63,8 @@ class ServerState:
         now = self.now
         for conn in list(self.connections):
             conn.on_tick(now)
+        if self.observer is not None and self.observer.shared:
+            self.observer.publish()
 
     def forget(self, conn: HTTPProtocol) -> None:
         """A connection closed."""
