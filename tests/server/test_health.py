@@ -211,3 +211,19 @@ def test_liveness_does_not_ask_the_ready_hook(serve) -> None:
         raw = exchange(srv.port, b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         assert raw.startswith(b"HTTP/1.1 200 ")
     assert app.calls == 0
+
+
+def test_ready_hook_on_a_framework_app(serve) -> None:
+    """The documented way: a porch.App subclass with ``async def ready``."""
+
+    class MyApp(App):
+        healthy = True
+
+        async def ready(self) -> bool:
+            return self.healthy
+
+    app = MyApp()
+    with serve(app, ready_path="/readyz") as srv, srv.connect() as sock:
+        assert request(sock, "GET", "/readyz")[0] == 200
+        app.healthy = False
+        assert request(sock, "GET", "/readyz")[:3:2] == (503, b"not ready\n")
