@@ -10,9 +10,11 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from prometheus_client import values
+from prometheus_client import CollectorRegistry, generate_latest, values
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from porch import HTTPError, Request, Response
@@ -204,28 +206,46 @@ def test_metrics_add_up_across_worker_processes(multiprocess: dict[str, str]) ->
         held = socket.create_connection(("127.0.0.1", port_two), timeout=DEADLINE)
         with held, socket.create_connection(("127.0.0.1", port_one), timeout=DEADLINE) as sock:
             request(held, "GET", "/")  # surely accepted: counted open on worker two
-            from_one = scrape(sock)
+            # Each worker hands its counts to the shared files once a second.
+            samples = scrape_until(sock, lambda s: total(s) == 6, "six requests")
+            assert value(samples, "porch_request_duration_seconds_count") == 6
+            assert value(samples, "porch_worker_restarts_total") == 1
             with socket.create_connection(("127.0.0.1", port_two), timeout=DEADLINE) as other:
                 from_two = scrape(other)
-            for samples in (from_one, from_two):
-                assert value(samples, "porch_requests_total", method="GET", status="200") == 6
-                assert value(samples, "porch_request_duration_seconds_count") == 6
-                assert value(samples, "porch_worker_restarts_total") == 1
-            deadline = time.monotonic() + DEADLINE
-            while value(samples := scrape(sock), "porch_connections_open") != 2:
-                # held + this scrape's, once worker two has seen `other` close
-                assert time.monotonic() < deadline, samples
+            assert total(from_two) == 6
+            assert value(from_two, "porch_worker_restarts_total") == 1
+            # held + this scrape's, once worker two has seen `other` close
+            scrape_until(sock, lambda s: open_connections(s) == 2, "two open connections")
             # Worker two dies hard with its connection open: its gauge stays until the
             # supervisor reports the exit.
             two.proc.send_signal(signal.SIGKILL)
             two.finish()
-            assert value(scrape(sock), "porch_connections_open") == 2
+            assert open_connections(scrape(sock)) == 2
             metrics.process_exited(two.proc.pid)
             after = scrape(sock)
-        assert value(after, "porch_connections_open") == 1
-        assert value(after, "porch_requests_total", method="GET", status="200") == 6
-        one.signal(signal.SIGTERM)
+        assert open_connections(after) == 1
+        assert total(after) == 6
+        assert get(port_one, "/last")[0] == 200
+        one.signal(signal.SIGTERM)  # a clean exit hands over its last counts
         assert one.finish() == 0, one.transcript()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, multiprocess[metrics.MULTIPROC_ENV])
+    assert total(parse(generate_latest(registry).decode())) == 7
+
+
+def total(samples: Samples) -> float:
+    return value(samples, "porch_requests_total", method="GET", status="200")
+
+
+def open_connections(samples: Samples) -> float:
+    return value(samples, "porch_connections_open")
+
+
+def scrape_until(sock: socket.socket, check: Any, what: str) -> Samples:
+    deadline = time.monotonic() + DEADLINE
+    while not check(samples := scrape(sock)):
+        assert time.monotonic() < deadline, f"no {what} within {DEADLINE}s: {samples}"
+    return samples
 
 
 def test_process_exited_without_multiprocess_is_harmless(monkeypatch) -> None:

@@ -3,9 +3,14 @@
 A server started with ``--metrics-path`` counts every answered request (method, status),
 times it (a histogram in seconds, from the start of the app call to the response's last
 byte), and tracks requests in flight and open connections. Nothing here runs when metrics
-are off: the server only installs its hooks when they are on. The two gauges are kept as
-plain integers by the server and published to prometheus-client before each scrape (and
-once a second with workers), which keeps their locks off the per-request path.
+are off: the server only installs its hooks when they are on.
+
+Per request, `observe()` only adds to plain numbers; `publish()` hands the sums to
+prometheus-client before each scrape, and with workers also once a second (the server's
+tick) and at shutdown, so the other workers' scrapes see them. That keeps prometheus-client's
+locks and, with workers, its file writes off the per-request path, at the price of another
+worker's figures being up to a second old (and a worker killed with SIGKILL losing its last
+second).
 
 One process or many: when ``PROMETHEUS_MULTIPROC_DIR`` is set (before the first metric is
 made), every process writes its values to files in that folder, and a scrape of any worker
@@ -21,6 +26,7 @@ over live processes (``livesum``). The worker supervisor calls, in its own proce
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -88,21 +94,41 @@ class Metrics:
             registry=registry,
         )
         Counter(*_RESTARTS, registry=registry)  # shown as 0; the supervisor's count adds up
+        # Recorded per request in plain numbers; handed to prometheus-client in `publish()`.
+        self._counts: dict[tuple[str, int], int] = {}
+        self._bucket_counts = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
+        self._seconds = 0.0
         self._children: dict[tuple[str, int], Any] = {}
-        self._observe_duration = self.duration.observe
 
     def observe(self, method: str, status: int, seconds: float) -> None:
         """One request answered (or given up on: status 499) after `seconds`."""
-        child = self._children.get((method, status))
-        if child is None:
-            label = method if method in _METHODS else "other"
-            child = self._children[method, status] = self.requests.labels(label, str(status))
-        child.inc()
-        self._observe_duration(seconds)
+        counts = self._counts
+        key = (method, status)
+        counts[key] = counts.get(key, 0) + 1
+        self._bucket_counts[bisect_left(BUCKETS, seconds)] += 1  # first bound >= seconds
+        self._seconds += seconds
 
     def publish(self, in_flight: int, connections: int) -> None:
-        """Set the gauges. The server counts in plain integers on the hot path and publishes
-        them before each scrape and, with workers, once a second for the others' scrapes."""
+        """Hand what was recorded since the last call to prometheus-client, and set the
+        gauges. Call it from the thread that calls `observe` (the event loop's)."""
+        for (method, status), count in self._counts.items():
+            child = self._children.get((method, status))
+            if child is None:
+                label = method if method in _METHODS else "other"
+                child = self._children[method, status] = self.requests.labels(label, str(status))
+            child.inc(count)
+        self._counts.clear()
+        buckets = self._bucket_counts
+        if any(buckets):
+            # prometheus-client has no public call to add many observations at once; its
+            # histogram keeps one value per bucket (not cumulative) and one for the sum.
+            values = self.duration._buckets
+            for i, count in enumerate(buckets):
+                if count:
+                    values[i].inc(count)
+                    buckets[i] = 0
+            self.duration._sum.inc(self._seconds)
+            self._seconds = 0.0
         self.in_flight.set(in_flight)
         self.connections.set(connections)
 

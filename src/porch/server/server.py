@@ -103,6 +103,8 @@ class Server:
         try:
             await self._stop.wait()
             await self._shutdown(servers, state)
+            if state.observer is not None:
+                state.observer.publish()  # the last counts, for the other workers' scrapes
             await self._app_hook("shutdown")
         finally:
             self._loop = None
