@@ -55,8 +55,8 @@ class Observer:
         self.shared = metrics is not None and metrics.multiprocess  # other workers scrape too
 
     def publish(self) -> None:
-        """Hand the gauges' counts to prometheus-client (before a scrape; with workers also
-        once a second, from the server's tick, so that other workers' scrapes see them)."""
+        """Hand what was counted to prometheus-client: before each scrape and, with workers,
+        on each tick of the server and at its end, so that other workers' scrapes see it."""
         if self.metrics is not None:
             self.metrics.publish(self.in_flight, self.connections)
 
