@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -246,6 +247,21 @@ def scrape_until(sock: socket.socket, check: Any, what: str) -> Samples:
     while not check(samples := scrape(sock)):
         assert time.monotonic() < deadline, f"no {what} within {DEADLINE}s: {samples}"
     return samples
+
+
+def test_prepare_multiprocess_picks_a_folder(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(tmp_path / "from-env"))
+    monkeypatch.setattr(values, "ValueClass", values.ValueClass)
+    monkeypatch.setattr(metrics, "_restarts", None)
+    assert metrics.prepare_multiprocess() == {metrics.MULTIPROC_ENV: str(tmp_path / "from-env")}
+    assert (tmp_path / "from-env").is_dir()
+    monkeypatch.delenv(metrics.MULTIPROC_ENV)
+    env = metrics.prepare_multiprocess()
+    folder = env[metrics.MULTIPROC_ENV]
+    try:
+        assert os.path.isdir(folder) and os.path.basename(folder).startswith("porch-metrics-")
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_process_exited_without_multiprocess_is_harmless(monkeypatch) -> None:

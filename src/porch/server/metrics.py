@@ -26,6 +26,7 @@ over live processes (``livesum``). The worker supervisor calls, in its own proce
 from __future__ import annotations
 
 import os
+import tempfile
 from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
 
@@ -149,14 +150,17 @@ class Metrics:
 _restarts: Counter | None = None
 
 
-def prepare_multiprocess(directory: str) -> dict[str, str]:
+def prepare_multiprocess(directory: str | None = None) -> dict[str, str]:
     """Make `directory` the metrics folder of this process and of the workers it starts.
 
+    Without `directory`: ``PROMETHEUS_MULTIPROC_DIR`` if set, else a new temporary folder.
     Creates the folder or empties it of an earlier run's files, sets ``PROMETHEUS_MULTIPROC_DIR``
     here (so `count_worker_restart` counts into it) and returns the variables to add to each
     worker's environment. Call it before starting the workers, once.
     """
     global _restarts
+    if directory is None:
+        directory = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="porch-metrics-")
     directory = os.path.abspath(directory)
     os.makedirs(directory, exist_ok=True)
     for name in os.listdir(directory):
