@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 		|| echo "chromium not installed: browser tests will be skipped"; fi
+	@# The deployment docs' test runs docs/deploy/nginx.conf in a real nginx (its own
+	@# instance): install nginx-light if missing, and stop the service the package starts.
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ] && [ "$$(id -u)" = 0 ] \
+		&& command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light \
+		&& { [ ! -f /run/nginx.pid ] || /usr/sbin/nginx -s quit; }) \
+		|| echo "nginx not installed: the nginx deployment test will be skipped"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test,dev]'

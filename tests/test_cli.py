@@ -135,6 +135,7 @@ def test_serve_runs_the_app(command: list[str]) -> None:
         (["tests.apps.lifecycle:asgi_app"], "/p", b"asgi /p"),
         (["tests.apps.lifecycle:wsgi_app"], "/p", b"wsgi |/p"),
         (["tests.apps.lifecycle:wsgi_app", "--root-path", "/m"], "/m/p", b"wsgi /m|/p"),
+        (["tests.apps.lifecycle:wsgi_app", "--root-path", "/m"], "/p", b"wsgi /m|/p"),
         (["tests.apps.lifecycle:wsgi_app", "--interface", "wsgi"], "/x", b"wsgi |/x"),
         (["tests.apps.lifecycle:undetectable", "--interface", "wsgi"], "/x", None),
     ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import os
 import tomllib
 import types
@@ -53,7 +54,22 @@ class Config:
     backlog: int = _opt(2048, "Most pending connections the kernel queues for accept().")
     loop: str = _opt("auto", "Event loop: uvloop when installed (auto), or asyncio.", _LOOPS)
     log_level: str = _opt("info", "Lowest level of the error log.", _LOG_LEVELS)
-    access_log: bool = _opt(True, "Log each request in combined log format (porch.access).")
+    access_log: bool = _opt(True, "Log each request on porch.access (stdout).")
+    access_log_format: str = _opt(
+        "combined",
+        "Access log line: combined, json, or a template of {fields} (docs/observability.md).",
+    )
+    health_path: str | None = _opt(
+        None, "Answer GET on this path (e.g. /healthz) with 200 ok, before the app: liveness."
+    )
+    ready_path: str | None = _opt(
+        None,
+        "Answer GET on this path (e.g. /readyz): 200 while serving, 503 once draining "
+        "or when the app's ready() returns False.",
+    )
+    metrics_path: str | None = _opt(
+        None, "Serve Prometheus metrics on this path (e.g. /metrics); protect it at the proxy."
+    )
     server_header: bool = _opt(True, "Send 'server: porch' on every response.")
     limit_request_line: int = _opt(8190, "Longest request target in bytes (else 414).")
     limit_header_size: int = _opt(32768, "Largest header block in bytes (else 431).")
@@ -121,6 +137,9 @@ class Config:
         False,
         "Expect a PROXY protocol v1/v2 header first on connections from "
         "--forwarded-allow-ips peers.",
+    )
+    timeout_ready: float = _opt(
+        2.0, "Seconds the app's ready() hook may take before the readiness probe fails."
     )
 
     workers: int = _opt(
@@ -206,6 +225,31 @@ class Config:
         if self.env is None:
             # Frozen: the resolved value is set once, here, and never again.
             object.__setattr__(self, "env", "development" if self.reload else "production")
+
+        self._check_observability()
+
+    def _check_observability(self) -> None:
+        paths = [
+            (name, getattr(self, name))
+            for name in ("health_path", "ready_path", "metrics_path")
+            if getattr(self, name) is not None
+        ]
+        for name, path in paths:
+            if not _is_plain_path(path):
+                raise ConfigError(
+                    f"{_label(name)} must be a path like /healthz (ASCII, starting with /, "
+                    f"no query or spaces); got {path!r}"
+                )
+        if len({path for _, path in paths}) != len(paths):
+            raise ConfigError("--health-path, --ready-path and --metrics-path must differ")
+        if self.metrics_path is not None and importlib.util.find_spec("prometheus_client") is None:
+            raise ConfigError(
+                f"{_label('metrics_path')} needs prometheus-client: "
+                "pip install 'porch[metrics]' (or prometheus-client)"
+            )
+        from porch.server.accesslog import AccessLog  # here: porch.server imports this module
+
+        AccessLog(self.access_log_format)  # raises ConfigError for a bad format
 
     @property
     def trusted_proxies(self) -> TrustedProxies:
@@ -352,6 +396,15 @@ def parse_value(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
         expected = {bool: "true or false", int: "an integer", float: "a number"}
         what = expected.get(kind, kind.__name__)
         raise ConfigError(f"{source}: {raw!r} is not {what}") from None
+
+
+def _is_plain_path(path: str) -> bool:
+    return (
+        path.startswith("/")
+        and path.isascii()
+        and path.isprintable()
+        and not any(c in path for c in " ?#%")
+    )
 
 
 def _label(name: str) -> str:

@@ -248,6 +248,46 @@ def test_streamed_response_leaves_as_it_is_produced() -> None:
     assert b"second" in rest
 
 
+def test_complete_response_leaves_while_the_app_runs_on() -> None:
+    release: asyncio.Event | None = None
+    finished = threading.Event()
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        nonlocal release
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/release":
+            assert release is not None
+            release.set()
+            await text(send, b"released")
+            return
+        release = asyncio.Event()
+        await text(send, b"answered")
+        await release.wait()  # background work after the response (FastAPI's tasks)
+        finished.set()
+
+    with serve(app) as srv:
+        with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}", timeout=5) as client:
+            assert client.get("/work").text == "answered"
+            assert not finished.is_set()
+            assert client.get("/release").text == "released"
+        assert finished.wait(5)
+
+
+def test_app_runs_in_a_task_from_its_first_step() -> None:
+    tasks: list[object] = []
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        tasks.append(asyncio.current_task())  # anyio's cancel scopes need one
+        await text(send, b"ok")
+
+    with serve(app) as srv:
+        assert httpx.get(f"http://127.0.0.1:{srv.port}/").text == "ok"
+    assert tasks and tasks[0] is not None
+
+
 def test_response_with_content_length_streams_without_chunking() -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -90,7 +90,7 @@ def test_environ_follows_pep_3333() -> None:
     assert all(isinstance(v, str) for k, v in env.items() if k.isupper())
 
 
-def test_path_outside_the_root_path_keeps_it_in_path_info() -> None:
+def test_path_stripped_by_the_proxy_still_gets_the_root_path() -> None:
     seen: list[Environ] = []
 
     def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
@@ -100,7 +100,7 @@ def test_path_outside_the_root_path_keeps_it_in_path_info() -> None:
 
     with serve(app, root_path="/mount") as srv:
         httpx.get(f"http://127.0.0.1:{srv.port}/mountain")
-    assert (seen[0]["SCRIPT_NAME"], seen[0]["PATH_INFO"]) == ("", "/mountain")
+    assert (seen[0]["SCRIPT_NAME"], seen[0]["PATH_INFO"]) == ("/mount", "/mountain")
 
 
 def test_large_chunked_upload_streams_through_wsgi_input() -> None:

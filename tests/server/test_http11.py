@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 import select
 import socket
@@ -30,6 +29,7 @@ from porch import (
 from porch.server.accesslog import escape
 from porch.server.protocol import HTTPProtocol
 from tests.conftest import Reader, exchange, recv_all
+from tests.server.capture import capture
 
 TIMEOUT = 5.0
 
@@ -764,27 +764,9 @@ def test_http10_post_without_host_gets_its_body(serve) -> None:
 # access log ---------------------------------------------------------------------------------
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())  # under the handler's own lock
-
-
 @pytest.fixture
 def access_lines() -> Iterator[list[str]]:
-    logger = logging.getLogger("porch.access")
-    handler = _Records()
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    yield from capture("porch.access")
 
 
 COMBINED = re.compile(

@@ -311,3 +311,36 @@ def test_workers_serve_tls_with_a_key_password(app_dir: Path) -> None:
         assert response.status_code == 200 and int(response.text.split()[0]) in workers
         porch.signal(signal.SIGTERM)
         assert porch.finish(DEADLINE) == 0
+
+
+def test_metrics_add_up_across_workers_and_count_restarts(
+    app_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.server.test_metrics import parse, value
+
+    metrics_dir = app_dir / "metrics"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
+    (metrics_dir).mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"")  # an earlier run's: emptied at start
+    with Supervised(app_dir, "--workers", "2", "--metrics-path", "/metrics") as porch:
+        first, _ = porch.ready(2)
+        assert not (metrics_dir / "counter_999999.db").exists()
+        for _ in range(10):
+            assert porch.get()[0] == 200
+
+        def scrape() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+            status, body = porch.get("/metrics")
+            assert status == 200
+            return parse(body.decode())
+
+        def answered() -> float:
+            return value(scrape(), "porch_requests_total", method="GET", status="200")
+
+        # Each worker hands its counts to the shared files once a second; any scrape sums.
+        wait_until(lambda: answered() >= 10, "the workers' counts add up")
+        since = porch.mark()
+        os.kill(first, signal.SIGKILL)
+        porch.ready(1, since)
+        wait_until(lambda: value(scrape(), "porch_worker_restarts_total") == 1, "a restart")
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0

@@ -2,15 +2,15 @@
 
 `ASGIHost` is a native porch app: the server hands it one `Request` and awaits one
 `Response`, as for any porch app, so keep-alive, pipelining, limits and timeouts are the
-server's own. Per request it builds the ``http`` scope (ASGI 3, spec 2.4) and runs the app:
+server's own. Per request it builds the ``http`` scope (ASGI 3, spec 2.3, as uvicorn) and
+runs the app in a task of its own, as ASGI apps expect (anyio's cancel scopes need a current
+task; FastAPI's background tasks run after the response):
 
-- The app runs in the caller's task. An app that answers without suspending (the common
-  ``send(start); send(body)``) finishes inline; its response leaves as one bytes body.
-- Once the app has started a response and suspends before completing it (a streamed body,
-  a slow producer), the head goes out and the rest of the app runs in its own task, its
-  ``more_body`` chunks streamed as they come. `send` waits while more than
-  `STREAM_HIGH_WATER` bytes are unsent, so a slow client slows the app instead of growing
-  a buffer.
+- A response the app completes (``more_body`` false) leaves as one bytes body at once, even
+  if the app runs on; one whose first body message has ``more_body`` is streamed: the head
+  goes out with that chunk and later chunks follow as they come. `send` waits while more
+  than `STREAM_HIGH_WATER` bytes are unsent, so a slow client slows the app instead of
+  growing a buffer.
 - ``receive()`` yields the body as it arrives (``more_body``), then ``http.disconnect`` once
   the response is complete or the client has gone. A ``send`` after the client has gone
   raises `porch.ClientDisconnected`, an `OSError`, as the spec asks.
@@ -29,7 +29,7 @@ import asyncio
 import contextvars
 import logging
 import os
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from porch.datastructures import FRAMING_HEADERS
@@ -50,7 +50,6 @@ ASGI3App = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
 
 # Unsent response bytes above which the app's `send` waits for the client.
 STREAM_HIGH_WATER = 256 * 1024
-_START = object()  # _Drive: the coroutine has not run yet
 
 # Checked (name, value) header pairs, decoded; bounded, filled as apps send them.
 _checked: dict[tuple[bytes, bytes], tuple[str, str]] = {}
@@ -127,7 +126,7 @@ class ASGIHost:
         server = conn.server if conn is not None else None
         return {
             "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
             "http_version": request.http_version,
             "method": request.method,
             "scheme": request.scheme,
@@ -144,72 +143,31 @@ class ASGIHost:
 
     async def __call__(self, request: Request) -> Response:
         exchange = _Exchange(request)
-        coro = self.app(self.scope(request), exchange.receive, exchange.send)
-        drive = _Drive(coro, exchange)
-        try:
-            finished = await drive
-        except Exception as exc:
-            return exchange.failed(exc)
-        if finished:
-            return exchange.response()
-        # Started and suspended mid-response: stream the rest from a task of its own.
-        task = asyncio.get_running_loop().create_task(
-            self._finish(drive, exchange), context=contextvars.copy_context()
-        )
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[Response] = loop.create_future()
+        exchange.ready = ready
+        # The app runs in a task of its own from its first step: ASGI apps (anyio, task
+        # groups, cancel scopes) need a current task, and may run on after their response.
+        task = loop.create_task(self._run(exchange), context=contextvars.copy_context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return exchange.streaming_response()
-
-    @staticmethod
-    async def _finish(drive: _Drive, exchange: _Exchange) -> None:
         try:
-            await drive
+            return await ready
         except asyncio.CancelledError:
-            exchange.abandon(None)
+            task.cancel()
+            raise
+
+    async def _run(self, exchange: _Exchange) -> None:
+        error: BaseException | None = None
+        try:
+            await self.app(self.scope(exchange.request), exchange.receive, exchange.send)
+        except asyncio.CancelledError as exc:
+            error = exc
             raise
         except Exception as exc:
-            exchange.abandon(exc)
-        else:
-            exchange.abandon(None)
-
-
-class _Drive:
-    """Step an app coroutine in the awaiting task until it returns (True) or suspends with
-    a response started and not complete (False). Awaited again, it runs to the end."""
-
-    __slots__ = ("coro", "exchange", "pending")
-
-    def __init__(self, coro: Any, exchange: _Exchange) -> None:
-        self.coro = coro
-        self.exchange = exchange
-        self.pending: Any = _START
-
-    def __await__(self) -> Generator[Any, Any, bool]:
-        coro, exchange = self.coro, self.exchange
-        handing_over = self.pending is _START
-        try:
-            yielded = coro.send(None) if self.pending is _START else self.pending
-        except StopIteration:
-            return True
-        while True:
-            if handing_over and exchange.status is not None and not exchange.complete:
-                self.pending = yielded
-                return False
-            try:
-                value = yield yielded
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # noqa: B036 - every throw goes to the app coroutine
-                try:
-                    yielded = coro.throw(exc)
-                except StopIteration:
-                    return True
-            else:
-                try:
-                    yielded = coro.send(value)
-                except StopIteration:
-                    return True
+            error = exc
+        finally:
+            exchange.app_ended(error)
 
 
 class _Exchange:
@@ -217,6 +175,7 @@ class _Exchange:
 
     __slots__ = (
         "request",
+        "ready",
         "status",
         "headers",
         "framing",
@@ -237,6 +196,7 @@ class _Exchange:
 
     def __init__(self, request: Request) -> None:
         self.request = request
+        self.ready: asyncio.Future[Response]  # the response, once the head may go out
         self.status: int | None = None
         self.headers: list[tuple[str, str]] = []
         self.framing = False
@@ -248,7 +208,7 @@ class _Exchange:
         self.body_error: ProtocolError | None = None
         self.streaming = False  # the head has been handed to the server
         self.gone = False  # the client left before the response was complete
-        self.ended = False  # the app returned (or failed) after the hand-over
+        self.ended = False  # the app returned or failed
         self.error: BaseException | None = None
         self._wake: asyncio.Future[None] | None = None  # the body stream waits
         self._drain: asyncio.Future[None] | None = None  # the app waits in send()
@@ -316,12 +276,15 @@ class _Exchange:
                 self.buffered += len(body)
             if not message.get("more_body", False):
                 self._set_complete()
-            elif self.streaming:
+                return
+            if not self.streaming:
+                self.streaming = True  # the head goes out now; the body follows as it comes
+                if not self.ready.done():
+                    self.ready.set_result(self.streaming_response())
+            else:
                 self._wake_stream()
-                if self.buffered > STREAM_HIGH_WATER:
-                    await self._wait_drained()
-            elif self.buffered > STREAM_HIGH_WATER:
-                await asyncio.sleep(0)  # suspend, so that the response is handed over
+            if self.buffered > STREAM_HIGH_WATER:
+                await self._wait_drained()
             return
         if kind == "http.response.pathsend":
             if self.status is None or self.complete or self.chunks:
@@ -365,6 +328,8 @@ class _Exchange:
 
     def _set_complete(self) -> None:
         self.complete = True
+        if not self.streaming and not self.ready.done():
+            self.ready.set_result(self.response())
         self._wake_stream()
         done = self._done
         if done is not None and not done.done():
@@ -397,61 +362,65 @@ class _Exchange:
         return app_response(self.status, self.headers, self.framing)
 
     def response(self) -> Response:
-        """The response of an app that returned without handing over."""
-        if self.status is None:
-            return self._no_response("returned without starting a response")
-        if not self.complete:  # the head has not left: the client can still get a 500
-            return self._no_response("returned without completing its response")
-        response = self._new_response()
+        """The whole response, once the app has completed it without streaming."""
+        assert self.status is not None
+        response = app_response(self.status, self.headers, self.framing)
         if self.file is not None:
             response.stream = self.file
         else:
             chunks = self.chunks
             response.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            self.chunks = []
+            self.buffered = 0
             if self.framing and self.request.method == "HEAD" and not response.body:
                 response.stream = ()  # keep the app's content-length for HEAD
         return response
 
     def streaming_response(self) -> Response:
-        self.streaming = True
-        response = self._new_response()
+        assert self.status is not None
+        response = app_response(self.status, self.headers, self.framing)
         response.stream = _BodyStream(self)
         return response
 
-    def failed(self, exc: Exception) -> Response:
-        """The app raised before handing over."""
-        if isinstance(exc, ClientDisconnected):
-            return Response(b"", 499)
-        if self.status is not None and self.complete:
-            logger.error("Exception in ASGI app after its response was complete", exc_info=exc)
-            return self.response()
-        if self.body_error is not None:
-            return self._no_response("failed after the request body broke off", quiet=True)
-        logger.error(
-            "Exception in ASGI app for %s %s",
-            self.request.method,
-            self.request.raw_path.decode("ascii", "replace"),
-            exc_info=exc,
-        )
-        return internal_error()
-
-    def _no_response(self, what: str, quiet: bool = False) -> Response:
-        error = self.body_error
-        if error is not None:
-            return Response(error.detail + "\n", error.status, None, "text/plain")
-        if not quiet:
-            logger.error("The ASGI app %s", what)
-        return internal_error()
-
-    def abandon(self, exc: BaseException | None) -> None:
-        """The app's task ended (returned, raised or was cancelled) after the hand-over."""
+    def app_ended(self, error: BaseException | None) -> None:
+        """The app's task ended: returned, raised or was cancelled."""
         self.ended = True
-        if exc is not None and not isinstance(exc, ClientDisconnected):
-            logger.error("Exception in ASGI app while streaming its response", exc_info=exc)
+        request = self.request
+        if error is not None and not isinstance(
+            error, ClientDisconnected | asyncio.CancelledError
+        ):
+            if self.gone or request.disconnected:
+                logger.debug("ASGI app ended with %r after the client left", error)
+            elif self.body_error is None:
+                what = "after its response was complete" if self.complete else "for"
+                logger.error(
+                    "Exception in ASGI app %s %s %s",
+                    what,
+                    request.method,
+                    request.raw_path.decode("ascii", "replace"),
+                    exc_info=error,
+                )
             self.error = ResponseError("the ASGI app failed while streaming its response")
         elif not self.complete and not self.gone:
             self.error = ResponseError("the ASGI app returned without completing its response")
+        if not self.ready.done():
+            self.ready.set_result(self._no_response(error))
         self._wake_stream()
+        done = self._done
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    def _no_response(self, error: BaseException | None) -> Response:
+        """What the client gets when the app ended before its head could go out."""
+        if isinstance(error, ClientDisconnected):
+            return Response(b"", 499)
+        body_error = self.body_error
+        if body_error is not None:
+            return Response(body_error.detail + "\n", body_error.status, None, "text/plain")
+        if error is None:
+            what = "without starting" if self.status is None else "without completing"
+            logger.error("The ASGI app returned %s its response", what)
+        return internal_error()
 
 
 class _BodyStream:

@@ -88,7 +88,7 @@ class WSGIHost:
     """Serve the WSGI `app` as a native porch app.
 
     root_path: the URL prefix the app is mounted at (``SCRIPT_NAME``); a request path that
-        starts with it has it moved from ``PATH_INFO`` to ``SCRIPT_NAME``.
+        still starts with it (the proxy did not strip it) has it removed from ``PATH_INFO``.
     threads: the most requests the app runs at once (the size of its thread pool).
     multiprocess: the value of ``wsgi.multiprocess`` (True with several workers).
     """
@@ -132,10 +132,10 @@ class WSGIHost:
         """The PEP 3333 environ of `request`, without ``wsgi.input``."""
         raw_path = request.raw_path
         path = unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
-        script = ""
+        # The app is mounted at root_path: a proxy may have stripped it from the path or not.
+        script = self.root_path
         root = self._root_bytes
         if root and (path == root or path.startswith(root + b"/")):
-            script = self.root_path
             path = path[len(root) :]
         conn = request.conn
         client = conn.client if conn is not None else None

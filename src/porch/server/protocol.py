@@ -30,7 +30,7 @@ from porch.http.writer import (
 )
 from porch.request import ConnectionInfo, Request, RequestBody
 from porch.response import FileBody, Response, close_body, iterate_body
-from porch.server.accesslog import escape, log_access
+from porch.server.accesslog import escape
 from porch.server.flow import FlowControl
 from porch.server.forwarding import apply_forwarding
 from porch.server.state import ServerState
@@ -522,8 +522,9 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
         self.state.requests += 1
-        if self.state.access_log:
-            log_access(request, status, size)
+        log = self.state.access_log
+        if log is not None:
+            log(request, status, size, 0.0)
         self.current = None
         if keep_alive and not self.closing:
             self.mark = self.state.now

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from porch.config import Config
 from porch.errors import ConfigError
+from porch.server.observe import protocol_class
 from porch.server.protocol import HTTPProtocol
 from porch.server.proxy_protocol import ProxyProtocolHTTP
 from porch.server.state import App, ServerState
@@ -115,6 +116,8 @@ class Server:
         try:
             await self._stop.wait()
             await self._shutdown(servers, state)
+            if state.observer is not None:
+                state.observer.publish()  # the last counts, for the other workers' scrapes
             await self._app_hook("shutdown")
         finally:
             self._loop = None
@@ -175,7 +178,13 @@ class Server:
         self, loop: asyncio.AbstractEventLoop, state: ServerState
     ) -> list[asyncio.base_events.Server]:
         config = self.config
-        protocol = ProxyProtocolHTTP if config.proxy_protocol else HTTPProtocol
+        protocol = protocol_class(state, self.app)
+        if config.proxy_protocol:
+            protocol = (
+                ProxyProtocolHTTP
+                if protocol is HTTPProtocol
+                else type("ProxyProtocolObserved", (ProxyProtocolHTTP, protocol), {})
+            )
 
         def factory() -> HTTPProtocol:
             return protocol(state)

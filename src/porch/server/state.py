@@ -12,8 +12,10 @@ from porch.config import Config
 from porch.http.writer import http_date
 from porch.request import Request
 from porch.response import Response
+from porch.server.accesslog import AccessLog
 
 if TYPE_CHECKING:
+    from porch.server.observe import Observer
     from porch.server.protocol import HTTPProtocol
 
 __all__ = ["App", "ServerState"]
@@ -40,7 +42,13 @@ class ServerState:
         self.draining = False
         self.requests = 0  # answered so far: a worker supervisor recycles on it
         self.all_closed = asyncio.Event()  # set when draining and the last connection is gone
-        self.access_log = config.access_log
+        self.access_log_format = AccessLog(config.access_log_format)
+        # The plain protocol's access log (no times); None when off, or when the observed
+        # protocol (porch.server.observe) writes the lines instead.
+        self.access_log: Callable[[Request, int, int, float], None] | None = (
+            self.access_log_format.log if config.access_log else None
+        )
+        self.observer: Observer | None = None
         self.server_line = b"server: porch\r\n" if config.server_header else b""
         self.trusted_proxies = config.trusted_proxies
         self.now = loop.time()
@@ -63,6 +71,8 @@ class ServerState:
         now = self.now
         for conn in list(self.connections):
             conn.on_tick(now)
+        if self.observer is not None and self.observer.shared:
+            self.observer.publish()
 
     def forget(self, conn: HTTPProtocol) -> None:
         """A connection closed."""

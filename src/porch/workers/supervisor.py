@@ -20,7 +20,8 @@ Each worker writes to a pipe (`porch.workers.link`): ready once it listens, a he
 every tick of its event loop, a request to be replaced after ``--max-requests``. The
 supervisor is an asyncio loop driven by events: signals, those pipes, child exits, and a
 once-a-second check of heartbeats and memory. After each event `_converge` starts or stops
-workers until the state matches what is wanted.
+workers until the state matches what is wanted. With ``--metrics-path`` it also prepares the
+workers' shared Prometheus folder (`porch.server.metrics`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ import dataclasses
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from porch.config import ENV_PREFIX, Config
@@ -104,25 +107,50 @@ class Supervisor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._done: asyncio.Future[int] | None = None
         self._housekeeping_timer: asyncio.TimerHandle | None = None
+        self._metrics_env: dict[str, str] = {}
+        self._metrics_tmp: str | None = None
 
-    # --- integration hooks (Prometheus multiprocess metrics; no-ops for now) ---------------
+    # --- hooks: Prometheus multiprocess metrics (porch.server.metrics), with --metrics-path --
+
+    def _prepare_metrics(self) -> None:
+        """Give the workers one metrics folder: PROMETHEUS_MULTIPROC_DIR, else a temporary
+        one (removed at exit); emptied of an earlier run's files."""
+        if self.config.metrics_path is None:
+            return
+        from porch.server.metrics import MULTIPROC_ENV, prepare_multiprocess
+
+        if not os.environ.get(MULTIPROC_ENV):
+            self._metrics_tmp = tempfile.mkdtemp(prefix="porch-metrics-")
+        self._metrics_env = prepare_multiprocess(self._metrics_tmp)
 
     def on_worker_spawn(self, env: dict[str, str]) -> None:
-        """Hook: a worker is about to start with `env` (e.g. set PROMETHEUS_MULTIPROC_DIR)."""
+        """A worker is about to start with `env`."""
+        env.update(self._metrics_env)
 
     def on_worker_exit(self, pid: int) -> None:
-        """Hook: worker `pid` has exited (e.g. prometheus_client's mark_process_dead)."""
+        """Worker `pid` has exited: its live gauges stop counting."""
+        if self._metrics_env:
+            from porch.server.metrics import process_exited
+
+            process_exited(pid)
 
     def on_worker_restart(self, reason: str) -> None:
-        """Hook: a worker is being replaced or restarted, for `reason` (count restarts)."""
+        """A worker is being replaced or restarted, for `reason`: count those that died."""
+        if self._metrics_env and reason in ("died", "failed to start"):
+            from porch.server.metrics import count_worker_restart
+
+            count_worker_restart()
 
     # --- running ---------------------------------------------------------------------------
 
     def run(self) -> int:
         self.sock = listen(self.config)  # ConfigError when the address cannot be had
         try:
+            self._prepare_metrics()
             return asyncio.run(self._main())
         finally:
+            if self._metrics_tmp is not None:
+                shutil.rmtree(self._metrics_tmp, ignore_errors=True)
             for worker in self.workers.values():  # only after a crash of the supervisor
                 with contextlib.suppress(ProcessLookupError):
                     worker.proc.kill()
@@ -380,6 +408,7 @@ class Supervisor:
             logger.error("Reload abandoned: the new workers do not start; the others keep serving")
             for w in self.workers.values():
                 w.generation = self.generation
+        self.on_worker_restart("failed to start")
         self._back_off()
 
     def _stop_all(self, exit_code: int) -> None:
