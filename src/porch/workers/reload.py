@@ -1,14 +1,38 @@
-"""Which file changes restart the development server (``--reload``)."""
+"""``--reload``: watch the app's folders, and tell which file changes restart the server."""
 
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from porch.config import Config
 
-__all__ = ["ReloadFilter", "watched_dirs"]
+__all__ = ["ReloadFilter", "watch", "watched_dirs"]
+
+logger = logging.getLogger("porch.error")
+
+
+async def watch(config: Config, app_dir: str, reload: Callable[[], None]) -> None:
+    """Call `reload` after each batch of relevant changes, until cancelled."""
+    from watchfiles import awatch
+
+    dirs = watched_dirs(config, app_dir)
+    watching = False
+    # An empty batch comes each second without changes; the first says the watch is on.
+    batches = awatch(
+        *dirs, watch_filter=ReloadFilter(config), rust_timeout=1000, yield_on_timeout=True
+    )
+    async for changes in batches:
+        if not watching:
+            watching = True
+            logger.info("Watching %s for changes", ", ".join(str(d) for d in dirs))
+        if changes:
+            names = sorted({os.path.relpath(path) for _, path in changes})
+            logger.info("Changed: %s; reloading", ", ".join(names[:5]))
+            reload()
 
 
 def watched_dirs(config: Config, app_dir: str) -> list[Path]:

@@ -181,7 +181,11 @@ class Supervisor:
         for sig, handler in handlers.items():
             loop.add_signal_handler(sig, handler, sig)
         self._housekeeping_timer = loop.call_later(_HOUSEKEEPING, self._housekeeping)
-        watcher = self._start_watcher() if self.config.reload else None
+        watcher = None
+        if self.config.reload:
+            from porch.workers.reload import watch
+
+            watcher = asyncio.ensure_future(watch(self.config, self.app_dir, self._reload))
         self._converge()
         try:
             return await self._done
@@ -504,35 +508,6 @@ class Supervisor:
         )
         self._signal(worker, signal.SIGUSR1)  # faulthandler in the worker (see link.py)
         worker.kill_timer = self._loop.call_later(_DUMP_WAIT, self._kill, worker, "stuck")
-
-    # --- --reload --------------------------------------------------------------------------
-
-    def _start_watcher(self) -> asyncio.Task[None]:
-        return asyncio.ensure_future(self._watch())
-
-    async def _watch(self) -> None:
-        from watchfiles import awatch
-
-        from porch.workers.reload import ReloadFilter, watched_dirs
-
-        dirs = watched_dirs(self.config, self.app_dir)
-        watching = False
-        # An empty batch comes each second without changes; the first says the watch is on.
-        changed = awatch(
-            *dirs,
-            watch_filter=ReloadFilter(self.config),
-            rust_timeout=1000,
-            yield_on_timeout=True,
-        )
-        async for changes in changed:
-            if not watching:
-                watching = True
-                logger.info("Watching %s for changes", ", ".join(str(d) for d in dirs))
-            if not changes:
-                continue
-            names = sorted({os.path.relpath(path) for _, path in changes})
-            logger.info("Changed: %s; reloading", ", ".join(names[:5]))
-            self._reload()
 
 
 def _env_text(value: object) -> str:
