@@ -344,3 +344,24 @@ def test_metrics_add_up_across_workers_and_count_restarts(
         wait_until(lambda: value(scrape(), "porch_worker_restarts_total") == 1, "a restart")
         porch.signal(signal.SIGTERM)
         assert porch.finish(DEADLINE) == 0
+
+
+def test_a_crash_loop_ends_with_a_clear_error_not_forever(tmp_path: Path) -> None:
+    # The code starts once, then every fresh worker fails at import (a bad deploy on disk).
+    (tmp_path / "wapp.py").write_text(
+        "import os, pathlib\n"
+        "from porch import Response\n\n"
+        "if pathlib.Path(__file__).with_name('broken').exists():\n"
+        "    raise RuntimeError('cannot start any more')\n\n"
+        "async def app(request):\n"
+        "    return Response(str(os.getpid()).encode())\n"
+    )
+    with Supervised(tmp_path, "--workers", "1", "--max-requests", "1000000") as porch:
+        (worker,) = porch.ready(1)
+        (tmp_path / "broken").touch()
+        os.kill(worker, signal.SIGKILL)
+        assert porch.finish(60) == 1
+    errors = "\n".join(porch.lines["stderr"])
+    assert errors.count("failed to start (exit code 1)") == 5
+    assert "The app does not start in a worker (see the error above): giving up" in errors
+    assert errors.count("Workers keep dying: waiting") == 5  # 0.5, 1, 2, 4, 8 s
