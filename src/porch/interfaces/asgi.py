@@ -38,6 +38,7 @@ from porch.http.writer import check_header
 from porch.interfaces.hosted import app_response, internal_error
 from porch.request import Request
 from porch.response import FileBody, Response
+from porch.tasks import start_task
 
 __all__ = ["ASGIHost", "STREAM_HIGH_WATER", "asgi2_to_asgi3"]
 
@@ -148,9 +149,10 @@ class ASGIHost:
         exchange.ready = ready
         # The app runs in a task of its own from its first step: ASGI apps (anyio, task
         # groups, cancel scopes) need a current task, and may run on after their response.
-        task = loop.create_task(self._run(exchange), context=contextvars.copy_context())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = start_task(loop, self._run(exchange), contextvars.copy_context())
+        if not task.done():
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             return await ready
         except asyncio.CancelledError:
