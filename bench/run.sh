@@ -32,15 +32,23 @@ ensure_apt_tools() {
     fi
 }
 
+# The interpreter the Makefile picks (3.12+ when there is one): porch and every peer run on
+# the same Python.
+BASE_PY="$(make -s -C "$REPO_DIR" --no-print-directory --eval 'print-python: ; @echo $(PYTHON)' print-python 2>/dev/null || echo python3)"
+
 ensure_venv() {
+    if [[ -x "$PY" ]] && [[ "$("$PY" -c 'import sys; print(sys.version)')" != "$("$BASE_PY" -c 'import sys; print(sys.version)')" ]]; then
+        log "$VENV was made by another Python: making it again"
+        rm -rf "$VENV"
+    fi
     if [[ ! -x "$PY" ]]; then
-        log "creating $VENV"
-        if ! python3 -m venv "$VENV"; then
+        log "creating $VENV with $BASE_PY"
+        if ! "$BASE_PY" -m venv "$VENV"; then
             log "python3 -m venv failed; installing python3-venv from apt"
             as_root apt-get update -qq
             as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
             rm -rf "$VENV"
-            python3 -m venv "$VENV"
+            "$BASE_PY" -m venv "$VENV"
         fi
     fi
     local stamp="$VENV/.peers-installed"

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
 
 from porch import JSONResponse, Request, Response
@@ -34,3 +37,19 @@ def test_pipelined_requests_answered_in_order(serve):
         reader = Reader(sock)
         bodies = [reader.response()[2] for _ in range(10)]
         assert bodies == [b"/%d" % i for i in range(10)]
+
+
+def test_app_code_runs_in_a_task_from_its_first_line(serve: Any) -> None:
+    """asyncio.timeout() and anyio need a current task, even before the first await."""
+
+    async def app(request: Request) -> Response:
+        async with asyncio.timeout(5):
+            assert asyncio.current_task() is not None
+            if request.raw_path == b"/wait":
+                await asyncio.sleep(0)
+            return Response(b"in a task")
+
+    with serve(app) as srv:
+        with httpx.Client(base_url=f"http://127.0.0.1:{srv.port}") as client:
+            assert client.get("/").text == "in a task"
+            assert client.get("/wait").text == "in a task"

@@ -35,9 +35,10 @@ from typing import Any
 from porch.datastructures import FRAMING_HEADERS
 from porch.errors import ClientDisconnected, ConfigError, ProtocolError, ResponseError
 from porch.http.writer import check_header
-from porch.interfaces.hosted import app_response, internal_error
+from porch.interfaces.hosted import complete_response, internal_error, streamed_response
 from porch.request import Request
 from porch.response import FileBody, Response
+from porch.tasks import start_task
 
 __all__ = ["ASGIHost", "STREAM_HIGH_WATER", "asgi2_to_asgi3"]
 
@@ -148,9 +149,10 @@ class ASGIHost:
         exchange.ready = ready
         # The app runs in a task of its own from its first step: ASGI apps (anyio, task
         # groups, cancel scopes) need a current task, and may run on after their response.
-        task = loop.create_task(self._run(exchange), context=contextvars.copy_context())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = start_task(loop, self._run(exchange), contextvars.copy_context())
+        if not task.done():
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             return await ready
         except asyncio.CancelledError:
@@ -179,6 +181,7 @@ class _Exchange:
         "status",
         "headers",
         "framing",
+        "length",
         "chunks",
         "buffered",
         "complete",
@@ -200,6 +203,7 @@ class _Exchange:
         self.status: int | None = None
         self.headers: list[tuple[str, str]] = []
         self.framing = False
+        self.length: tuple[str, str] | None = None  # the app's Content-Length field
         self.chunks: list[bytes] = []
         self.buffered = 0
         self.complete = False  # the app sent its last body message
@@ -309,6 +313,9 @@ class _Exchange:
             except (KeyError, TypeError):
                 field = _check_field(name, value)
             if field[0] in FRAMING_HEADERS:
+                if field[0] == "content-length":
+                    self.length = field
+                    continue
                 framing = True
             headers.append(field)
         self.status = status
@@ -357,30 +364,26 @@ class _Exchange:
 
     # the response ----------------------------------------------------------------------
 
-    def _new_response(self) -> Response:
-        assert self.status is not None
-        return app_response(self.status, self.headers, self.framing)
-
     def response(self) -> Response:
         """The whole response, once the app has completed it without streaming."""
         assert self.status is not None
-        response = app_response(self.status, self.headers, self.framing)
         if self.file is not None:
-            response.stream = self.file
-        else:
-            chunks = self.chunks
-            response.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            self.chunks = []
-            self.buffered = 0
-            if self.framing and self.request.method == "HEAD" and not response.body:
-                response.stream = ()  # keep the app's content-length for HEAD
-        return response
+            return streamed_response(
+                self.status, self.headers, self.framing, self.length, self.file
+            )
+        chunks = self.chunks
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.chunks = []
+        self.buffered = 0
+        return complete_response(
+            self.request, self.status, self.headers, self.framing, self.length, body
+        )
 
     def streaming_response(self) -> Response:
         assert self.status is not None
-        response = app_response(self.status, self.headers, self.framing)
-        response.stream = _BodyStream(self)
-        return response
+        return streamed_response(
+            self.status, self.headers, self.framing, self.length, _BodyStream(self)
+        )
 
     def app_ended(self, error: BaseException | None) -> None:
         """The app's task ended: returned, raised or was cancelled."""

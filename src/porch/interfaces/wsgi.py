@@ -27,12 +27,12 @@ import asyncio
 import io
 import logging
 import os
+import queue
 import re
 import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import IO, Any
 from urllib.parse import unquote_to_bytes
@@ -40,7 +40,7 @@ from urllib.parse import unquote_to_bytes
 from porch.datastructures import FRAMING_HEADERS
 from porch.errors import ClientDisconnected, ConfigError, ProtocolError, ResponseError
 from porch.http.writer import check_header
-from porch.interfaces.hosted import app_response, internal_error
+from porch.interfaces.hosted import complete_response, internal_error, streamed_response
 from porch.request import Request
 from porch.response import FileBody, Response
 
@@ -110,13 +110,13 @@ class WSGIHost:
         self._root_bytes = self.root_path.encode("utf-8")
         self.threads = threads
         self.multiprocess = multiprocess
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: _Threads | None = None
 
     @property
-    def pool(self) -> ThreadPoolExecutor:
+    def pool(self) -> _Threads:
         pool = self._pool
         if pool is None:
-            pool = self._pool = ThreadPoolExecutor(self.threads, "porch-wsgi")
+            pool = self._pool = _Threads(self.threads, "porch-wsgi")
         return pool
 
     async def startup(self) -> None:
@@ -126,7 +126,7 @@ class WSGIHost:
         pool, self._pool = self._pool, None
         if pool is not None:
             # Requests in flight had the graceful period; do not block the loop on stragglers.
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
 
     def environ(self, request: Request) -> dict[str, Any]:
         """The PEP 3333 environ of `request`, without ``wsgi.input``."""
@@ -206,6 +206,51 @@ class WSGIHost:
             raise
 
 
+class _Threads:
+    """At most `size` threads running submitted calls in order, made as they are needed.
+    (Lighter than `concurrent.futures`: no future per call; results travel by `_Call`.)"""
+
+    def __init__(self, size: int, name: str) -> None:
+        self.size = size
+        self.name = name
+        self.calls: queue.SimpleQueue[tuple[Callable[..., None], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self.threads: list[threading.Thread] = []
+        self.idle = 0
+        self.lock = threading.Lock()
+
+    def submit(self, func: Callable[..., None], *args: Any) -> None:
+        self.calls.put((func, args))
+        if self.idle == 0 and len(self.threads) < self.size:  # idle: a hint, read unlocked
+            with self.lock:
+                if self.idle == 0 and len(self.threads) < self.size:
+                    thread = threading.Thread(
+                        target=self._work, name=f"{self.name}-{len(self.threads)}", daemon=True
+                    )
+                    self.threads.append(thread)
+                    thread.start()
+
+    def _work(self) -> None:
+        calls = self.calls
+        lock = self.lock
+        while True:
+            with lock:
+                self.idle += 1
+            item = calls.get()
+            with lock:
+                self.idle -= 1
+            if item is None:
+                return
+            func, args = item
+            func(*args)
+
+    def shutdown(self) -> None:
+        """Let every thread finish its call and end; calls still queued are not run."""
+        for _ in self.threads:
+            self.calls.put(None)
+
+
 class _Call:
     """One request's run of the app in a thread, and the hand-over of its response."""
 
@@ -214,11 +259,12 @@ class _Call:
         self.loop = loop
         self.ready: asyncio.Future[Response] = loop.create_future()
         self.lock = threading.Lock()
-        self.drained = threading.Condition(self.lock)
+        self.drained: threading.Condition | None = None  # made when a writer must wait
         # set by the app's thread
         self.status: int | None = None
         self.headers: list[tuple[str, str]] = []
         self.framing = False
+        self.length: tuple[str, str] | None = None  # the app's Content-Length field
         self.headers_sent = False
         self.chunks: list[bytes] = []
         self.buffered = 0
@@ -279,12 +325,16 @@ class _Call:
             raise TypeError(f"WSGI response headers must be a list, not {type(headers).__name__}")
         fields = []
         framing = False
+        length = None
         for name, value in headers:
             check_header(name, value)
             lname = name.lower()
             if lname in _HOP_BY_HOP:
                 raise ResponseError(f"a WSGI app may not set the hop-by-hop header {name!r}")
             if lname in FRAMING_HEADERS:
+                if lname == "content-length":
+                    length = (lname, value)
+                    continue
                 framing = True
             fields.append((lname, value))
         code = int(match.group(1))
@@ -293,6 +343,7 @@ class _Call:
         self.status = code
         self.headers = fields
         self.framing = framing
+        self.length = length
         return self.write
 
     def write(self, data: bytes) -> None:
@@ -312,9 +363,12 @@ class _Call:
         if schedule:
             self._schedule()
         if self.buffered > STREAM_HIGH_WATER:
-            with self.drained:
+            with self.lock:
+                drained = self.drained
+                if drained is None:
+                    drained = self.drained = threading.Condition(self.lock)
                 while self.buffered > STREAM_HIGH_WATER and not self.gone:
-                    self.drained.wait()
+                    drained.wait()
             if self.gone:
                 raise ClientDisconnected("client disconnected")
 
@@ -331,9 +385,8 @@ class _Call:
         if not stat.S_ISREG(info.st_mode):
             return False
         count = max(0, info.st_size - offset)
-        for name, value in self.headers:
-            if name == "content-length" and value.isdigit():
-                count = min(count, int(value))
+        if self.length is not None and self.length[1].isdigit():
+            count = min(count, int(self.length[1]))
         file = os.fdopen(os.dup(fd), "rb")  # ours to close; the app closes its own
         with self.lock:
             self.file = FileBody(file, offset, count)
@@ -390,30 +443,28 @@ class _Call:
         if self.status is None or (self.error is not None and not self.headers_sent):
             if self.error is None:
                 logger.error("The WSGI app returned without calling start_response()")
-            body = self.request._body
-            if body is not None and isinstance(body.error, ProtocolError):
-                error = body.error
+            reader = self.request._body
+            if reader is not None and isinstance(reader.error, ProtocolError):
+                error = reader.error
                 return Response(error.detail + "\n", error.status, None, "text/plain")
             return internal_error()
-        response = app_response(self.status, self.headers, self.framing)
+        status, fields, framing, length = self.status, self.headers, self.framing, self.length
         if self.file is not None:
-            response.stream = self.file
-        elif self.ended and self.error is None:
+            return streamed_response(status, fields, framing, length, self.file)
+        if self.ended and self.error is None:
             chunks = self.chunks
-            response.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
             self.chunks = []
             self.buffered = 0
-            if self.framing and self.request.method == "HEAD" and not response.body:
-                response.stream = ()  # keep the app's content-length for HEAD
-        else:
-            response.stream = _BodyStream(self)
-        return response
+            return complete_response(self.request, status, fields, framing, length, body)
+        return streamed_response(status, fields, framing, length, _BodyStream(self))
 
     def leave(self) -> None:
         """The response will never be sent (the client left, or the server stops)."""
-        with self.drained:
+        with self.lock:
             self.gone = True
-            self.drained.notify_all()
+            if self.drained is not None:
+                self.drained.notify_all()
 
 
 class _BodyStream:
@@ -430,12 +481,13 @@ class _BodyStream:
     async def __anext__(self) -> bytes:
         call = self.call
         while True:
-            with call.drained:
+            with call.lock:
                 chunks = call.chunks
                 if chunks:
                     call.chunks = []
                     call.buffered = 0
-                    call.drained.notify_all()
+                    if call.drained is not None:
+                        call.drained.notify_all()
                 ended, error = call.ended, call.error
             if chunks:
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -1,21 +1,22 @@
 """One asyncio Protocol per HTTP/1.1 connection, running the native app contract.
 
 The protocol hands received bytes to the sans-IO parser and queues the requests it returns.
-Requests are answered strictly in order. An app coroutine that finishes without suspending is
-completed inline, and every response ready after one `data_received` leaves in a single write;
-only an app that really awaits becomes a Task. Timeouts are checked by the server's one-second
-tick (`on_tick`), not by timers per request.
+Requests are answered strictly in order. The app runs in a task (`porch.tasks.start_task`):
+on Python 3.12+ it starts eagerly, so an app that finishes without suspending is answered
+inline, and every response ready after one `data_received` leaves in a single write.
+Timeouts are checked by the server's one-second tick (`on_tick`), not by timers per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import os
 import socket
 from collections import deque
-from collections.abc import AsyncIterable, Coroutine, Generator, Iterable
+from collections.abc import AsyncIterable, Coroutine, Iterable
 from typing import Any, cast
 
 from porch.errors import ClientDisconnected, HTTPError, ProtocolError, ResponseError
@@ -34,6 +35,7 @@ from porch.server.accesslog import escape
 from porch.server.flow import FlowControl
 from porch.server.forwarding import apply_forwarding
 from porch.server.state import ServerState
+from porch.tasks import start_task
 
 __all__ = ["HTTPProtocol"]
 
@@ -46,39 +48,6 @@ INLINE_FILE_SIZE = 64 * 1024
 # Most bytes one sendfile call is asked for; the loop runs other work between calls.
 SENDFILE_CHUNK = 16 * 1024 * 1024
 _OVERLOADED = error_response(503, "Server overloaded: too many connections")
-
-
-class _Resume:
-    """Let a Task take over a coroutine that already ran its first step inline.
-
-    The first step yielded `first` (the future it waits on, or None); re-yielding it makes the
-    Task wait on that same future, then every later step is passed through.
-    """
-
-    __slots__ = ("_coro", "_first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], first: Any) -> None:
-        self._coro = coro
-        self._first = first
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self._coro, self._first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # noqa: B036 - every throw goes to the app coroutine
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
 
 
 class HTTPProtocol(asyncio.Protocol):
@@ -265,47 +234,46 @@ class HTTPProtocol(asyncio.Protocol):
 
     def _run(self, request: Request) -> None:
         self.current = request
-        context = contextvars.copy_context()
-        try:
-            coro = self.app(request)
-            first = context.run(coro.send, None)
-        except StopIteration as stop:
-            response = stop.value
-        except (Exception, asyncio.CancelledError) as exc:  # nobody cancels an inline step
-            response = self._error_response(request, exc)
-        else:
-            task = self.state.loop.create_task(
-                self._finish_app(request, coro, first), context=context
-            )
+        task = start_task(self.state.loop, self._call(request), contextvars.copy_context())
+        if not task.done():
             self.state.track(task)
+            task.add_done_callback(functools.partial(self._app_done, request))
+            return
+        # Finished in its first step (Python 3.12+): answered now, in this batch's write.
+        streaming = self._send(request, task.result())
+        if streaming is not None:
+            self.state.track(self.state.loop.create_task(self._then_pump(streaming)))
+
+    async def _call(self, request: Request) -> Any:
+        """The app's response to `request`, or the error response standing in for it."""
+        try:
+            return await self.app(request)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # porch cancelled it (forced shutdown): nobody to answer
+            return self._error_response(request, exc)  # the app's own CancelledError
+        except Exception as exc:
+            return self._error_response(request, exc)
+
+    def _app_done(self, request: Request, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        response = task.result()
+        if self.flow.lost:
+            stream = getattr(response, "stream", None)
+            if stream is not None:
+                self.state.track(self.state.loop.create_task(close_body(stream)))
             return
         streaming = self._send(request, response)
-        if streaming is not None:
+        if streaming is None:
+            self._pump()
+        else:
             self.state.track(self.state.loop.create_task(self._then_pump(streaming)))
 
     async def _then_pump(self, sending: Coroutine[Any, Any, None]) -> None:
         """Send a body that needs awaiting, then answer the requests queued behind it."""
         await sending
-        self._pump()
-
-    async def _finish_app(
-        self, request: Request, coro: Coroutine[Any, Any, Any], first: Any
-    ) -> None:
-        try:
-            response = await _Resume(coro, first)
-        except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # porch cancelled it (forced shutdown): nobody to answer
-            response = self._error_response(request, exc)  # the app's own CancelledError
-        except Exception as exc:
-            response = self._error_response(request, exc)
-        if self.flow.lost:
-            await close_body(response.stream)
-            return
-        streaming = self._send(request, response)
-        if streaming is not None:
-            await streaming
         self._pump()
 
     def _error_response(self, request: Request, exc: BaseException) -> Response:
