@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -20,10 +21,14 @@ __all__ = ["main"]
 
 def setup_logging(level: str, access_log: bool) -> None:
     """Errors and server events to stderr; access lines, bare, to stdout."""
+    from porch.workers.link import LINK_ENV
+
+    # A worker of a supervisor (--workers) says which one wrote each line.
+    worker = "[%(process)d] " if LINK_ENV in os.environ else ""
     error = logging.getLogger("porch.error")
     if not error.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s"))
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)-7s {worker}%(message)s"))
         error.addHandler(handler)
     error.setLevel(level.upper())
     error.propagate = False
