@@ -444,6 +444,20 @@ def test_trailers_follow_the_chunked_body() -> None:
     assert trailer == b"x-checksum: abc\r\nx-more: 1\r\n\r\n"  # content-length dropped
 
 
+def test_unannounced_trailers_are_logged_and_the_response_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await text(send, b"whole")
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
+
+    with serve(app) as srv:
+        assert httpx.get(f"http://127.0.0.1:{srv.port}/").text == "whole"
+    assert "'http.response.trailers' needs 'trailers': true" in caplog.text
+
+
 def test_head_keeps_the_apps_content_length() -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -478,11 +492,6 @@ MISUSE: dict[str, list[Message]] = {
     ],
     "no response": [],
     "start only": [{"type": "http.response.start", "status": 200, "headers": []}],
-    "unannounced trailers": [
-        {"type": "http.response.start", "status": 200, "headers": []},
-        {"type": "http.response.body", "body": b"x"},
-        {"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]},
-    ],
 }
 
 
