@@ -71,8 +71,11 @@ _NOT_TRAILERS = frozenset(
         "www-authenticate",
     )
 )
-# Checked (name, value) header pairs, decoded; bounded, filled as apps send them.
-_checked: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+# Checked (name, value) header pairs, decoded, with their kind; bounded, filled as apps send
+# them. A kind says whether the field frames the body: Content-Length, or another.
+_LENGTH = 1
+_FRAMING = 2
+_checked: dict[tuple[bytes, bytes], tuple[tuple[str, str], int]] = {}
 _CHECKED_MAX = 4096
 
 
@@ -279,7 +282,10 @@ class _Exchange:
     # send ------------------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
-        kind = message.get("type") if isinstance(message, dict) else None
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            kind = None
         if kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("the ASGI app sent 'http.response.start' twice")
@@ -337,7 +343,7 @@ class _Exchange:
                 "and must follow the last body message"
             )
         for name, value in message.get("headers", ()):
-            field = _check_field(name, value)
+            field, _ = _check_field(name, value)
             if field[0] not in _NOT_TRAILERS:
                 self.trailer_fields.append(field)
         if not message.get("more_trailers", False):
@@ -349,14 +355,13 @@ class _Exchange:
             raise RuntimeError(f"the ASGI app sent an invalid status {status!r}")
         headers = []
         framing = False
-        for pair in message.get("headers", ()):
-            name, value = pair
+        for name, value in message.get("headers", ()):
             try:
-                field = _checked[(name, value)]
+                field, kind = _checked[name, value]
             except (KeyError, TypeError):
-                field = _check_field(name, value)
-            if field[0] in FRAMING_HEADERS:
-                if field[0] == "content-length":
+                field, kind = _check_field(name, value)
+            if kind:
+                if kind == _LENGTH:
                     self.length = field
                     continue
                 framing = True
@@ -594,11 +599,16 @@ class _Lifespan:
             task.cancel()
 
 
-def _check_field(name: Any, value: Any) -> tuple[str, str]:
+def _check_field(name: Any, value: Any) -> tuple[tuple[str, str], int]:
+    """A header pair as a checked (name, value) of str, and its kind (0, `_LENGTH` or
+    `_FRAMING`); cached."""
     if not isinstance(name, bytes | bytearray) or not isinstance(value, bytes | bytearray):
         raise TypeError(f"ASGI header names and values must be bytes, got {name!r}: {value!r}")
     field = (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
     check_header(*field)
+    kind = 0
+    if field[0] in FRAMING_HEADERS:
+        kind = _LENGTH if field[0] == "content-length" else _FRAMING
     if len(_checked) < _CHECKED_MAX:
-        _checked[(bytes(name), bytes(value))] = field
-    return field
+        _checked[bytes(name), bytes(value)] = (field, kind)
+    return field, kind
