@@ -423,6 +423,41 @@ def test_pathsend_sends_the_file(tmp_path: Path) -> None:
     assert response.content == data
 
 
+def test_trailers_follow_the_chunked_body() -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        assert "http.response.trailers" in scope["extensions"]
+        await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
+        await send({"type": "http.response.body", "body": b"data", "more_body": True})
+        await send({"type": "http.response.body", "body": b"!"})
+        trailers = [(b"x-checksum", b"abc"), (b"content-length", b"99")]
+        await send({"type": "http.response.trailers", "headers": trailers, "more_trailers": True})
+        await send({"type": "http.response.trailers", "headers": [(b"x-more", b"1")]})
+
+    with serve(app) as srv:
+        raw = exchange(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head
+    data, _, trailer = body.partition(b"0\r\n")  # one or two chunks, then the last one
+    assert data.replace(b"\r\n", b"") in (b"5data!", b"4data1!")
+    assert trailer == b"x-checksum: abc\r\nx-more: 1\r\n\r\n"  # content-length dropped
+
+
+def test_unannounced_trailers_are_logged_and_the_response_stands(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await text(send, b"whole")
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
+
+    with serve(app) as srv:
+        assert httpx.get(f"http://127.0.0.1:{srv.port}/").text == "whole"
+    assert "'http.response.trailers' needs 'trailers': true" in caplog.text
+
+
 def test_head_keeps_the_apps_content_length() -> None:
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

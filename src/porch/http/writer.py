@@ -20,6 +20,7 @@ __all__ = [
     "chunk",
     "error_response",
     "http_date",
+    "last_chunk",
     "render_head",
     "status_line",
 ]
@@ -88,6 +89,14 @@ def render_head(
 def chunk(data: bytes) -> bytes:
     """One chunk of a chunked body (never call it with empty data: that ends the body)."""
     return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+def last_chunk(trailers: list[tuple[str, str]] | None) -> bytes:
+    """The end of a chunked body, with trailer fields (already checked) when there are some."""
+    if not trailers:
+        return LAST_CHUNK
+    fields = "".join([f"{name}: {value}\r\n" for name, value in trailers])
+    return b"0\r\n" + fields.encode("latin-1") + b"\r\n"
 
 
 def http_date(timestamp: float) -> bytes:

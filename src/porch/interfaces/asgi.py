@@ -52,8 +52,30 @@ ASGI3App = Callable[[dict[str, Any], Receive, Send], Awaitable[None]]
 # Unsent response bytes above which the app's `send` waits for the client.
 STREAM_HIGH_WATER = 256 * 1024
 
-# Checked (name, value) header pairs, decoded; bounded, filled as apps send them.
-_checked: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+# Fields a trailer may not carry (RFC 9110 6.5.1): framing, routing, controls, auth.
+_NOT_TRAILERS = frozenset(
+    (
+        "content-length",
+        "transfer-encoding",
+        "content-type",
+        "content-encoding",
+        "content-range",
+        "host",
+        "trailer",
+        "te",
+        "connection",
+        "cache-control",
+        "expect",
+        "set-cookie",
+        "authorization",
+        "www-authenticate",
+    )
+)
+# Checked (name, value) header pairs, decoded, with their kind; bounded, filled as apps send
+# them. A kind says whether the field frames the body: Content-Length, or another.
+_LENGTH = 1
+_FRAMING = 2
+_checked: dict[tuple[bytes, bytes], tuple[tuple[str, str], int]] = {}
 _CHECKED_MAX = 4096
 
 
@@ -139,7 +161,7 @@ class ASGIHost:
             "client": request.client,
             "server": server,
             "state": self.state.copy(),
-            "extensions": {"http.response.pathsend": {}},
+            "extensions": {"http.response.pathsend": {}, "http.response.trailers": {}},
         }
 
     async def __call__(self, request: Request) -> Response:
@@ -182,6 +204,8 @@ class _Exchange:
         "headers",
         "framing",
         "length",
+        "trailer_fields",
+        "body_finished",
         "chunks",
         "buffered",
         "complete",
@@ -204,6 +228,8 @@ class _Exchange:
         self.headers: list[tuple[str, str]] = []
         self.framing = False
         self.length: tuple[str, str] | None = None  # the app's Content-Length field
+        self.trailer_fields: list[tuple[str, str]] | None = None  # when trailers were announced
+        self.body_finished = False  # the last body message came; its trailers have not
         self.chunks: list[bytes] = []
         self.buffered = 0
         self.complete = False  # the app sent its last body message
@@ -256,7 +282,10 @@ class _Exchange:
     # send ------------------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
-        kind = message.get("type") if isinstance(message, dict) else None
+        try:
+            kind = message["type"]
+        except (KeyError, TypeError):
+            kind = None
         if kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("the ASGI app sent 'http.response.start' twice")
@@ -266,39 +295,59 @@ class _Exchange:
             self.gone = True
             raise ClientDisconnected("client disconnected")
         if kind == "http.response.body":
-            if self.status is None:
-                raise RuntimeError(
-                    "the ASGI app sent 'http.response.body' before 'http.response.start'"
-                )
-            if self.complete:
-                raise RuntimeError("the ASGI app sent a body after its response was complete")
-            body = message.get("body", b"")
-            if not isinstance(body, bytes | bytearray | memoryview):
-                raise TypeError(f"ASGI response body must be bytes, not {type(body).__name__}")
-            if body:
-                self.chunks.append(bytes(body))
-                self.buffered += len(body)
-            if not message.get("more_body", False):
-                self._set_complete()
-                return
-            if not self.streaming:
-                self.streaming = True  # the head goes out now; the body follows as it comes
-                if not self.ready.done():
-                    self.ready.set_result(self.streaming_response())
-            else:
-                self._wake_stream()
-            if self.buffered > STREAM_HIGH_WATER:
-                await self._wait_drained()
-            return
-        if kind == "http.response.pathsend":
+            await self._body(message)
+        elif kind == "http.response.trailers":
+            self._trailers(message)
+        elif kind == "http.response.pathsend":
             if self.status is None or self.complete or self.chunks:
                 raise RuntimeError(
                     "'http.response.pathsend' must follow 'http.response.start' directly"
                 )
             self._pathsend(message.get("path"))
             self._set_complete()
-            return
-        raise RuntimeError(f"unexpected ASGI message {kind!r} for an HTTP request")
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r} for an HTTP request")
+
+    async def _body(self, message: Message) -> None:
+        if self.status is None:
+            raise RuntimeError(
+                "the ASGI app sent 'http.response.body' before 'http.response.start'"
+            )
+        if self.complete or self.body_finished:
+            raise RuntimeError("the ASGI app sent a body after its response was complete")
+        body = message.get("body", b"")
+        if not isinstance(body, bytes | bytearray | memoryview):
+            raise TypeError(f"ASGI response body must be bytes, not {type(body).__name__}")
+        if body:
+            self.chunks.append(bytes(body))
+            self.buffered += len(body)
+        more = message.get("more_body", False)
+        if not more:
+            if self.trailer_fields is None:
+                self._set_complete()
+                return
+            self.body_finished = True  # the trailers follow: the body must be chunked
+        if not self.streaming:
+            self.streaming = True  # the head goes out now; the body follows as it comes
+            if not self.ready.done():
+                self.ready.set_result(self.streaming_response())
+        else:
+            self._wake_stream()
+        if more and self.buffered > STREAM_HIGH_WATER:
+            await self._wait_drained()
+
+    def _trailers(self, message: Message) -> None:
+        if self.trailer_fields is None or not self.body_finished or self.complete:
+            raise RuntimeError(
+                "'http.response.trailers' needs 'trailers': true in the start message "
+                "and must follow the last body message"
+            )
+        for name, value in message.get("headers", ()):
+            field, _ = _check_field(name, value)
+            if field[0] not in _NOT_TRAILERS:
+                self.trailer_fields.append(field)
+        if not message.get("more_trailers", False):
+            self._set_complete()
 
     def _start(self, message: Message) -> None:
         status = message.get("status")
@@ -306,14 +355,13 @@ class _Exchange:
             raise RuntimeError(f"the ASGI app sent an invalid status {status!r}")
         headers = []
         framing = False
-        for pair in message.get("headers", ()):
-            name, value = pair
+        for name, value in message.get("headers", ()):
             try:
-                field = _checked[(name, value)]
+                field, kind = _checked[name, value]
             except (KeyError, TypeError):
-                field = _check_field(name, value)
-            if field[0] in FRAMING_HEADERS:
-                if field[0] == "content-length":
+                field, kind = _check_field(name, value)
+            if kind:
+                if kind == _LENGTH:
                     self.length = field
                     continue
                 framing = True
@@ -321,6 +369,8 @@ class _Exchange:
         self.status = status
         self.headers = headers
         self.framing = framing
+        if message.get("trailers", False):
+            self.trailer_fields = []
 
     def _pathsend(self, path: Any) -> None:
         if not isinstance(path, str) or not os.path.isabs(path):
@@ -434,6 +484,11 @@ class _BodyStream:
     def __init__(self, exchange: _Exchange) -> None:
         self.exchange = exchange
 
+    @property
+    def trailers(self) -> list[tuple[str, str]] | None:
+        """Trailer fields the server sends after a chunked body (read at its end)."""
+        return self.exchange.trailer_fields
+
     def __aiter__(self) -> _BodyStream:
         return self
 
@@ -544,11 +599,16 @@ class _Lifespan:
             task.cancel()
 
 
-def _check_field(name: Any, value: Any) -> tuple[str, str]:
+def _check_field(name: Any, value: Any) -> tuple[tuple[str, str], int]:
+    """A header pair as a checked (name, value) of str, and its kind (0, `_LENGTH` or
+    `_FRAMING`); cached."""
     if not isinstance(name, bytes | bytearray) or not isinstance(value, bytes | bytearray):
         raise TypeError(f"ASGI header names and values must be bytes, got {name!r}: {value!r}")
     field = (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
     check_header(*field)
+    kind = 0
+    if field[0] in FRAMING_HEADERS:
+        kind = _LENGTH if field[0] == "content-length" else _FRAMING
     if len(_checked) < _CHECKED_MAX:
-        _checked[(bytes(name), bytes(value))] = field
-    return field
+        _checked[bytes(name), bytes(value)] = (field, kind)
+    return field, kind

@@ -22,7 +22,7 @@ Field = tuple[str, str]
 def _response(status: int, fields: list[Field], framing: bool) -> Response:
     response = Response.__new__(Response)
     response.status = status
-    headers = response.headers = MutableHeaders()
+    headers = response.headers = MutableHeaders.__new__(MutableHeaders)
     headers._list = fields
     headers.framing = framing
     response.body = b""

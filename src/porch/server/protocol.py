@@ -23,10 +23,10 @@ from porch.errors import ClientDisconnected, HTTPError, ProtocolError, ResponseE
 from porch.http import END, RequestParser
 from porch.http.writer import (
     CONTINUE,
-    LAST_CHUNK,
     body_allowed,
     chunk,
     error_response,
+    last_chunk,
     render_head,
 )
 from porch.request import ConnectionInfo, Request, RequestBody
@@ -470,7 +470,7 @@ class HTTPProtocol(asyncio.Protocol):
             if length is not None and sent != length:
                 raise ResponseError(f"streamed {sent} bytes for a content-length of {length}")
             if chunked:
-                write(LAST_CHUNK)
+                write(last_chunk(getattr(stream, "trailers", None)))
         except ClientDisconnected:
             keep_alive = False
         except Exception as exc:
