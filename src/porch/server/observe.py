@@ -101,21 +101,15 @@ class ProbingProtocol(HTTPProtocol):
         self.observer = observer
         self.probes = observer.probes
 
-    def _run(self, request: Request) -> None:
+    def _run(self, request: Request, app: Any = None) -> None:
         probe = self.probes.get(request.raw_path)
         if probe is None:
-            super()._run(request)
+            super()._run(request, app)
         else:
             self._probe(request, probe)
 
     def _probe(self, request: Request, probe: App) -> None:
-        # Answer with the probe's app for this one request: `HTTPProtocol._run` calls
-        # `self.app` once, synchronously, before it returns.
-        self.app = probe
-        try:
-            HTTPProtocol._run(self, request)
-        finally:
-            self.app = self.state.app
+        HTTPProtocol._run(self, request, probe)  # answered by the probe's app, not the app
 
 
 class ObservedProtocol(ProbingProtocol):
@@ -148,7 +142,7 @@ class ObservedProtocol(ProbingProtocol):
             self.observer.connections -= 1
         super().connection_lost(exc)
 
-    def _run(self, request: Request) -> None:
+    def _run(self, request: Request, app: Any = None) -> None:
         probe = self.probes.get(request.raw_path)
         if probe is not None:
             self._probe(request, probe)
@@ -157,7 +151,7 @@ class ObservedProtocol(ProbingProtocol):
         if self.metrics is not None:
             self.observer.in_flight += 1
         self.started = time.perf_counter()
-        HTTPProtocol._run(self, request)
+        HTTPProtocol._run(self, request, app)
 
     def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
         if self.timed is request:

@@ -232,9 +232,11 @@ class HTTPProtocol(asyncio.Protocol):
             if not self.flow.lost:
                 self.transport.write(data)
 
-    def _run(self, request: Request) -> None:
+    def _run(self, request: Request, app: Any = None) -> None:
+        """Answer `request` with the server's app (or `app`, e.g. a health probe)."""
         self.current = request
-        task = start_task(self.state.loop, self._call(request), contextvars.copy_context())
+        call = self._call(request, self.app if app is None else app)
+        task = start_task(self.state.loop, call, contextvars.copy_context())
         if not task.done():
             self.state.track(task)
             task.add_done_callback(functools.partial(self._app_done, request))
@@ -244,10 +246,10 @@ class HTTPProtocol(asyncio.Protocol):
         if streaming is not None:
             self.state.track(self.state.loop.create_task(self._then_pump(streaming)))
 
-    async def _call(self, request: Request) -> Any:
+    async def _call(self, request: Request, app: Any) -> Any:
         """The app's response to `request`, or the error response standing in for it."""
         try:
-            return await self.app(request)
+            return await app(request)
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
