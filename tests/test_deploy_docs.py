@@ -30,27 +30,20 @@ from tests.server.test_lifecycle import DEADLINE, serving
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "docs" / "deploy"
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-# Flags of features built on other branches (workers; proxy headers). While this checkout's
-# CLI lacks one, the check drops it (with its value) instead of failing; once the CLI has it,
-# it is parsed like any other flag.
-PENDING_FLAGS = {"--workers": 1, "--proxy-headers": 0, "--forwarded-allow-ips": 1}
 
 
 def serve_config(argv: list[str]) -> tuple[dict[str, Any], Config]:
     """Parse ``porch serve ARGS`` with porch's own click command; (its params, the Config)."""
     serve = cli.commands["serve"]
-    known = {opt for param in serve.params for opt in getattr(param, "opts", [])}
-    args: list[str] = []
-    rest = iter(argv)
-    for arg in rest:
+    known = {
+        opt
+        for param in serve.params
+        for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
+    }
+    for arg in argv:
         name = arg.split("=", 1)[0]
-        if name.startswith("--") and name not in known:
-            assert name in PENDING_FLAGS, f"porch serve has no option {name}"
-            if PENDING_FLAGS[name] and "=" not in arg:
-                next(rest)
-            continue
-        args.append(arg)
-    with serve.make_context("serve", args) as ctx:
+        assert not name.startswith("--") or name in known, f"porch serve has no option {name}"
+    with serve.make_context("serve", argv) as ctx:
         params = dict(ctx.params)
     options = {k: v for k, v in params.items() if k not in ("app", "app_dir")}
     return params, Config.from_env({}, **options)
