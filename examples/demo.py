@@ -52,6 +52,14 @@ PAGES = [
     ("/docs", "GET", "the OpenAPI 3.1 document, rendered"),
 ]
 
+# Answered by the server itself, before the app, when `make demo` passes these flags
+# (--health-path /healthz --ready-path /readyz --metrics-path /metrics).
+SERVER_PAGES = [
+    ("/healthz", "liveness probe (--health-path)"),
+    ("/readyz", "readiness probe, 503 while draining (--ready-path)"),
+    ("/metrics", "Prometheus metrics (--metrics-path)"),
+]
+
 
 def page(title: str, body: str) -> str:
     return f"""<!doctype html>
@@ -69,11 +77,23 @@ async def index() -> str:
         f"{html.escape(path)}</a></td><td>{html.escape(text)}</td></tr>"
         for path, method, text in PAGES
     )
+    server_rows = "\n".join(
+        f'<tr><td><code>GET</code></td><td><a href="{path}">{path}</a></td>'
+        f"<td>{html.escape(text)}</td></tr>"
+        for path, text in SERVER_PAGES
+    )
     return page(
         "porch demo",
         "<h1>porch is running</h1><p>Each page below shows one thing porch does. The app is a "
         "<code>porch.App</code> in <code>examples/demo.py</code>.</p>"
-        f"<table>{rows}</table>",
+        f"<table>{rows}</table>"
+        "<h2>Answered by the server</h2><p>With the flags <code>make demo</code> passes:</p>"
+        f"<table>{server_rows}</table>"
+        "<h2>Your existing apps</h2><p>The same server runs Flask, Django, FastAPI and "
+        "Starlette apps unmodified: <code>porch serve examples.hosting.flask_hello:app</code> "
+        "or <code>porch serve examples.hosting.fastapi_hello:app</code>; add "
+        "<code>--workers 2</code> for one process per core, <code>--reload</code> while you "
+        "edit (docs/hosting.md, docs/workers.md).</p>",
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
-from examples.demo import PAGES, app
+from examples.demo import PAGES, SERVER_PAGES, app
 
 EXPECTED = {
     "/users/abc": 404,
@@ -76,3 +78,20 @@ def test_static_assets_are_served_by_the_static_engine(serve):
         assert part.status_code == 206
         assert part.content == b"porch"
         assert client.get("/static").headers["location"] == "/static/"
+
+
+def test_server_pages_answer_with_make_demos_flags(serve):
+    probes = {"health_path": "/healthz", "ready_path": "/readyz", "metrics_path": "/metrics"}
+    with serve(app, **probes) as srv, httpx.Client(base_url=srv.url) as client:
+        index = client.get("/").text
+        for path, _ in SERVER_PAGES:
+            assert f'href="{path}"' in index
+            assert client.get(path).status_code == 200, path
+        client.get("/plaintext")
+        assert "porch_requests_total" in client.get("/metrics").text
+
+
+def test_make_demo_passes_the_server_pages_flags():
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    for flag in ("--health-path /healthz", "--ready-path /readyz", "--metrics-path /metrics"):
+        assert flag in makefile
