@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EventStream",
     "close_body",
+    "internal_error",
     "iterate_body",
     "FileBody",
     "ServerSentEvent",
@@ -363,6 +364,11 @@ def _cookie(
     if partitioned:
         parts.append("Partitioned")
     return "; ".join(parts)
+
+
+def internal_error() -> Response:
+    """The plain 500 the server answers when an app failed before its response left."""
+    return Response(b"Internal Server Error\n", 500, None, "text/plain")
 
 
 async def iterate_body(

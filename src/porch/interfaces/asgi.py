@@ -35,9 +35,9 @@ from typing import Any
 from porch.datastructures import FRAMING_HEADERS
 from porch.errors import ClientDisconnected, ConfigError, ProtocolError, ResponseError
 from porch.http.writer import check_header
-from porch.interfaces.hosted import complete_response, internal_error, streamed_response
+from porch.interfaces.hosted import complete_response, streamed_response
 from porch.request import Request
-from porch.response import FileBody, Response
+from porch.response import FileBody, Response, internal_error
 from porch.tasks import start_task
 
 __all__ = ["ASGIHost", "STREAM_HIGH_WATER", "asgi2_to_asgi3"]

@@ -14,7 +14,7 @@ from porch.datastructures import MutableHeaders
 from porch.request import Request
 from porch.response import Response
 
-__all__ = ["Field", "complete_response", "internal_error", "streamed_response"]
+__all__ = ["Field", "complete_response", "streamed_response"]
 
 Field = tuple[str, str]
 
@@ -59,7 +59,3 @@ def streamed_response(
     response = _response(status, fields, framing)
     response.stream = stream
     return response
-
-
-def internal_error() -> Response:
-    return Response(b"Internal Server Error\n", 500, None, "text/plain")

@@ -40,9 +40,9 @@ from urllib.parse import unquote_to_bytes
 from porch.datastructures import FRAMING_HEADERS
 from porch.errors import ClientDisconnected, ConfigError, ProtocolError, ResponseError
 from porch.http.writer import check_header
-from porch.interfaces.hosted import complete_response, internal_error, streamed_response
+from porch.interfaces.hosted import complete_response, streamed_response
 from porch.request import Request
-from porch.response import FileBody, Response
+from porch.response import FileBody, Response, internal_error
 
 __all__ = ["FileWrapper", "INLINE_BODY", "STREAM_HIGH_WATER", "WSGIHost"]
 

@@ -31,7 +31,7 @@ from porch.http.writer import (
     render_head,
 )
 from porch.request import ConnectionInfo, Request, RequestBody
-from porch.response import FileBody, Response, close_body, iterate_body
+from porch.response import FileBody, Response, close_body, internal_error, iterate_body
 from porch.server.accesslog import escape
 from porch.server.flow import FlowControl
 from porch.server.forwarding import apply_forwarding
@@ -292,7 +292,7 @@ class HTTPProtocol(asyncio.Protocol):
         logger.error(
             "Exception in app for %s %s", request.method, escape(request.raw_path), exc_info=exc
         )
-        return _internal_error()
+        return internal_error()
 
     def _send(self, request: Request, response: Any) -> Coroutine[Any, Any, None] | None:
         """Queue the head (and a bytes body) for writing; return the coroutine that sends
@@ -321,7 +321,7 @@ class HTTPProtocol(asyncio.Protocol):
                     head = render_head(status, headers._list, self.state.preamble, tail)
                 except (ResponseError, UnicodeEncodeError) as exc:
                     logger.error("Cannot send the app's response: %s", exc)
-                    return self._send(request, _internal_error())
+                    return self._send(request, internal_error())
                 out = self.out
                 out.append(head)
                 if data and request.method != "HEAD":
@@ -338,7 +338,7 @@ class HTTPProtocol(asyncio.Protocol):
                 request.method,
                 escape(request.raw_path),
             )
-            response = _internal_error()
+            response = internal_error()
         if response.stream is not None:
             response = self._prepare_stream(request, response)
         status = response.status
@@ -346,7 +346,7 @@ class HTTPProtocol(asyncio.Protocol):
             status = 0
         if not 100 <= status <= 599:
             logger.error("The app's response has an invalid status %r", response.status)
-            response = _internal_error()
+            response = internal_error()
         keep_alive = request.keep_alive and not self.state.draining
         body = request._body
         if body is not None and not body.done:
@@ -359,7 +359,7 @@ class HTTPProtocol(asyncio.Protocol):
             head = render_head(response.status, response.headers._list, self.state.preamble, tail)
         except (ResponseError, UnicodeEncodeError) as exc:
             logger.error("Cannot send the app's response: %s", exc)
-            return self._send(request, _internal_error())
+            return self._send(request, internal_error())
         self.out.append(head)
         stream = response.stream
         sends_body = request.method != "HEAD" and body_allowed(response.status)
@@ -395,12 +395,12 @@ class HTTPProtocol(asyncio.Protocol):
             data = os.pread(body.file.fileno(), body.count, body.offset)
         except OSError as exc:
             logger.error("Cannot read %r: %s", body.file.name, exc)
-            return _internal_error()
+            return internal_error()
         finally:
             body.close()
         if len(data) != body.count:
             logger.error("%r shrank while it was being sent", body.file.name)
-            return _internal_error()
+            return internal_error()
         response.stream = None
         response.body = data
         return response
@@ -600,10 +600,6 @@ def _frame(
     elif request.http_version == "1.0":
         tail += b"connection: keep-alive\r\n"
     return tail, length, keep_alive
-
-
-def _internal_error() -> Response:
-    return Response(b"Internal Server Error\n", 500, None, "text/plain")
 
 
 def _framing_headers(response: Response, keep_alive: bool) -> tuple[int | None, bool]:

@@ -42,7 +42,7 @@ from porch.datastructures import FRAMING_HEADERS, Headers
 from porch.errors import ClientDisconnected, HTTPError
 from porch.http.writer import body_allowed
 from porch.request import ConnectionInfo, Request, RequestBody
-from porch.response import FileBody, Response, close_body, iterate_body
+from porch.response import FileBody, Response, close_body, internal_error, iterate_body
 
 if TYPE_CHECKING:
     from porch.server import Server
@@ -349,7 +349,7 @@ class TestClient:
         if self.raise_server_exceptions:
             raise exc
         logger.error("Exception in app for %s %s", request.method, request.path, exc_info=exc)
-        return Response(b"Internal Server Error\n", 500, None, "text/plain")
+        return internal_error()
 
 
 class _Source:
