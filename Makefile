@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/porch serve examples.demo:app --host $(HOST) --port $(PORT) \
+	$(BIN)/porch serve examples.demo:app --env development --host $(HOST) --port $(PORT) \
 		--health-path /healthz --ready-path /readyz --metrics-path /metrics
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.

@@ -33,13 +33,14 @@ class Scope:
         self.after: list[Hook] = []
         self.middleware: list[Middleware] = []
         self.errors: dict[type[BaseException] | int, Hook] = {}
+        self.csrf = True  # False: the blueprint's routes skip the app's CSRF check
 
 
 class Blueprint(Routes):
     """``bp = Blueprint("users", url_prefix="/users")``; decorate handlers as on an App, then
     ``app.include(bp)``. Blueprints nest: ``bp.include(child)``."""
 
-    def __init__(self, name: str, url_prefix: str = "") -> None:
+    def __init__(self, name: str, url_prefix: str = "", *, csrf: bool = True) -> None:
         if not name or "." in name:
             raise ValueError(f"blueprint name {name!r} must be non-empty and contain no '.'")
         if url_prefix and (not url_prefix.startswith("/") or url_prefix.endswith("/")):
@@ -47,6 +48,7 @@ class Blueprint(Routes):
         self.name = name
         self.url_prefix = url_prefix
         self.scope = Scope(name)
+        self.scope.csrf = csrf
         self._routes: list[tuple[str, Callable[..., Any], tuple[str, ...], str | None]] = []
         self._children: list[tuple[Blueprint, str | None]] = []
         self._included = False
