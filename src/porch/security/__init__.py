@@ -6,9 +6,13 @@ the rest are middleware: ``app.middleware(CORS(allow_origins=["https://example.c
 
 from __future__ import annotations
 
+from porch.security.cors import CORS
 from porch.security.csrf import CSRF, CSRFError, csrf_exempt, csrf_token
 from porch.security.flash import flash, get_flashed_messages
+from porch.security.headers import SecurityHeaders
+from porch.security.hosts import TrustedHosts
 from porch.security.keys import KeyRing
+from porch.security.ratelimit import RateLimit, parse_rate, rate_limit
 from porch.security.sessions import Session, Sessions, SessionTooLarge, session_used
 
 __all__ = [
@@ -25,4 +29,11 @@ __all__ = [
     "CSRFError",
     "csrf_exempt",
     "csrf_token",
+    # middleware
+    "CORS",
+    "SecurityHeaders",
+    "TrustedHosts",
+    "RateLimit",
+    "rate_limit",
+    "parse_rate",
 ]

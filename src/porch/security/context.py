@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from itsdangerous import BadSignature
 
 from porch.request import Request
-from porch.response import Response
+from porch.response import Response, add_vary
 from porch.security.csrf import b64, new_secret, unb64
 from porch.security.sessions import CookieStore, Session
 
@@ -78,7 +78,7 @@ class RequestContext:
         guard, request = self.guard, self.request
         session = self.loaded
         if session is not None:
-            _vary_cookie(response)
+            add_vary(response, "Cookie")
             if session.regenerated and guard.csrf_settings is not None:
                 self.rotate_csrf()
             if session.modified and guard.store is not None:
@@ -99,16 +99,7 @@ class RequestContext:
                 httponly=True,
                 samesite=settings.cookie_samesite,
             )
-            _vary_cookie(response)
-
-
-def _vary_cookie(response: Response) -> None:
-    headers = response.headers
-    vary = headers.get("vary")
-    if vary is None:
-        headers["vary"] = "Cookie"
-    elif "cookie" not in {part.strip().lower() for part in vary.split(",")} and vary != "*":
-        headers["vary"] = vary + ", Cookie"
+            add_vary(response, "Cookie")
 
 
 def context(request: Request) -> RequestContext:
