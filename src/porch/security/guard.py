@@ -51,6 +51,11 @@ class Guard:
         self.csrf_serializer = keys.serializer("porch.csrf")
         self.keys = keys
 
+    async def stop(self) -> None:
+        """Close the server-side store's connections of this loop (the app shuts down)."""
+        if isinstance(self.store, ServerStore):
+            await self.store.cache.close()
+
     async def begin(self, request: Request) -> None:
         if self.keys is None:
             self.start()  # served without startup(): the test client, an ASGI server

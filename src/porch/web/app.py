@@ -232,6 +232,8 @@ class App(Routes):
         """Called by the server after the last request."""
         for hook in self._shutdown:
             await hook()
+        if self._guard is not None:
+            await self._guard.stop()
         # The thread pool lives as long as the app: it may be served again (tests, reloads);
         # idle workers end with the interpreter.
 
