@@ -191,6 +191,8 @@ def _porch(launch: Launch) -> list[str]:
         app = ["static", str(static_root(launch))]
     elif _framework(launch):
         app = ["serve", "bench.apps.porch_framework:app"]
+    elif launch.path.startswith("/cache/"):
+        app = ["serve", "bench.apps.porch_cache:app"]
     elif hosting := hosted(launch):
         app = ["serve", hosting.target, "--interface", hosting.interface]
     else:
@@ -464,6 +466,17 @@ SERVERS: dict[str, Server] = {
     )
 }
 
+# --- the cache suite ---------------------------------------------------------------
+
+# The same JSON as every path of bench/apps/porch_cache.py answers (computed once here).
+_PRIMES = json_is(
+    {
+        "count": 2262,
+        "sum": 21171191,
+        "last": [19927, 19937, 19949, 19961, 19963, 19973, 19979, 19991, 19993, 19997],
+    }
+)
+
 # --- suites ------------------------------------------------------------------
 
 _HELLO = body_is(b"Hello, World!")
@@ -551,6 +564,16 @@ SUITES: dict[str, Suite] = {
             targets=(
                 Target("asgi-plaintext", "uvicorn", 1.3),
                 Target("wsgi-plaintext", "gunicorn-sync", 3.0),
+            ),
+        ),
+        Suite(
+            # Scenario against scenario on porch alone: a cached endpoint against the same
+            # work uncached, and porch's in-process cache against Redis (needs Redis up).
+            "cache",
+            scenarios=(
+                Scenario("uncached", "/cache/work", ("porch",), check=_PRIMES),
+                Scenario("cached-memory", "/cache/memory", ("porch",), check=_PRIMES),
+                Scenario("cached-redis", "/cache/redis", ("porch",), check=_PRIMES),
             ),
         ),
         Suite(

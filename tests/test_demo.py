@@ -95,3 +95,22 @@ def test_make_demo_passes_the_server_pages_flags():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     for flag in ("--health-path /healthz", "--ready-path /readyz", "--metrics-path /metrics"):
         assert flag in makefile
+
+
+def test_account_session_flash_csrf_and_cached_page(serve):
+    import re
+
+    with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
+        first = client.get("/account")
+        assert "seen this page 1 time(s)" in first.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', first.text).group(1)
+        saved = client.post("/account", data={"csrf_token": token, "name": "Ann"})
+        assert saved.status_code == 303
+        shown = client.get("/account").text
+        assert "Saved: hello, Ann." in shown and "seen this page 2 time(s)" in shown
+        assert "Saved: hello" not in client.get("/account").text  # flashed once
+        assert client.post("/account", data={"name": "Eve"}).status_code == 403
+        cached = client.get("/cached")
+        assert client.get("/cached").text == cached.text
+        etag = cached.headers["etag"]
+        assert client.get("/cached", headers={"if-none-match": etag}).status_code == 304
