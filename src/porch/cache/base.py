@@ -8,11 +8,12 @@ Redis accepts too, and a value read back is a copy: mutating it never changes th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
-__all__ = ["Cache", "decode", "encode"]
+__all__ = ["Cache", "CacheChoice", "decode", "encode", "resolve_cache"]
 
 _MSGPACK = b"m"
 _encoder = msgspec.msgpack.Encoder()
@@ -77,3 +78,18 @@ class Cache(ABC):
     async def close(self) -> None:
         """Release connections (a no-op for the memory cache)."""
         return None
+
+
+CacheChoice = Cache | Callable[[], Cache] | None
+
+
+def resolve_cache(choice: CacheChoice) -> Cache:
+    """A decorator's `cache=` argument at call time: a Cache, a function returning one, or
+    None for `porch.cache.default_cache()` (so the environment is read when first used)."""
+    if isinstance(choice, Cache):
+        return choice
+    if choice is not None:
+        return choice()
+    from porch.cache import default_cache
+
+    return default_cache()

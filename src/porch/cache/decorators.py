@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from porch.cache.base import Cache
+from porch.cache.base import Cache, CacheChoice, resolve_cache
 from porch.cache.memory import MemoryCache
 
 __all__ = ["cached"]
@@ -27,7 +27,7 @@ def cached(
     ttl: float | None = None,
     *,
     key: Callable[..., str] | None = None,
-    cache: Cache | Callable[[], Cache] | None = None,
+    cache: CacheChoice = None,
     name: str | None = None,
 ) -> Callable[[F], F]:
     """Cache what the decorated function returns for `ttl` seconds.
@@ -48,13 +48,7 @@ def cached(
             return f"fn:{label}:{part}"
 
         def backend() -> Cache:
-            if isinstance(cache, Cache):
-                return cache
-            if cache is not None:
-                return cache()
-            from porch.cache import default_cache
-
-            return default_cache()
+            return resolve_cache(cache)
 
         if inspect.iscoroutinefunction(func):
 

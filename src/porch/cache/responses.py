@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-from porch.cache.base import Cache
+from porch.cache.base import Cache, CacheChoice, resolve_cache
 from porch.request import Request
 from porch.response import Response
 from porch.web.chain import wrap_handler
@@ -46,7 +46,7 @@ def cache_response(
     ttl: float,
     *,
     vary: Iterable[str] = (),
-    cache: Cache | Callable[[], Cache] | None = None,
+    cache: CacheChoice = None,
     etag: bool = False,
     prefix: str | None = None,
 ) -> Callable[[F], F]:
@@ -63,20 +63,12 @@ def cache_response(
     def decorate(func: F) -> F:
         label = prefix or f"{func.__module__}.{func.__qualname__}"
 
-        def backend() -> Cache:
-            if isinstance(cache, Cache):
-                return cache
-            if cache is not None:
-                return cache()
-            from porch.cache import default_cache
-
-            return default_cache()
-
         def wrap(invoker: Invoker) -> Invoker:
             async def call(request: Request, params: dict[str, Any]) -> Response:
                 if request.method not in ("GET", "HEAD"):
                     return to_response(await invoker(request, params))
-                response = await _cached(request, params, invoker, backend(), label, extra, ttl)
+                store = resolve_cache(cache)
+                response = await _cached(request, params, invoker, store, label, extra, ttl)
                 return etag_response(request, response) if etag else response
 
             return call

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from porch.cache.base import Cache
+from porch.cache.base import Cache, resolve_cache
 from porch.request import Request
 from porch.response import PlainTextResponse, Response
 from porch.web.chain import wrap_handler
@@ -86,9 +86,7 @@ class RateLimit:
     @property
     def cache(self) -> Cache:
         if self._cache is None:
-            from porch.cache import default_cache
-
-            self._cache = default_cache()
+            self._cache = resolve_cache(None)
         return self._cache
 
     async def hit(self, request: Request) -> tuple[bool, dict[str, str]]:
