@@ -2,11 +2,13 @@
 
 The default back end (one process, nothing to set up). Every operation finishes without
 awaiting, so `incr` is atomic within a process; with several workers or machines each has
-its own counts: use Redis for state that must be shared.
+its own counts: use Redis for state that must be shared. A lock guards each operation, as
+`@cached` plain functions call the sync methods from the handler threads.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from typing import Any
@@ -35,6 +37,7 @@ class MemoryCache(Cache):
         self.max_bytes = max_bytes
         self._data: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._data)
@@ -48,18 +51,21 @@ class MemoryCache(Cache):
 
     def get_sync(self, key: str, default: Any = None) -> Any:
         full = self.prefix + key
-        item = self._data.get(full)
-        if item is None:
-            return default
-        data, expires = item
-        if expires is not None and expires <= time.monotonic():
-            self._remove(full)
-            return default
-        self._data.move_to_end(full)
+        with self._lock:
+            item = self._data.get(full)
+            if item is None:
+                return default
+            data, expires = item
+            if expires is not None and expires <= time.monotonic():
+                self._remove(full)
+                return default
+            self._data.move_to_end(full)
         return decode(data)
 
     def set_sync(self, key: str, value: Any, ttl: float | None = None) -> None:
-        self._store(self.prefix + key, encode(value), self._ttl(ttl))
+        data, ttl = encode(value), self._ttl(ttl)
+        with self._lock:
+            self._store(self.prefix + key, data, ttl)
 
     def _store(self, full: str, data: bytes, ttl: float | None) -> None:
         if len(data) > self.max_bytes:
@@ -92,30 +98,34 @@ class MemoryCache(Cache):
 
     def delete_sync(self, key: str) -> bool:
         full = self.prefix + key
-        if full not in self._data:
-            return False
-        _, expires = self._data[full]
-        self._remove(full)
+        with self._lock:
+            if full not in self._data:
+                return False
+            _, expires = self._data[full]
+            self._remove(full)
         return expires is None or expires > time.monotonic()
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         full = self.prefix + key
-        item = self._data.get(full)
-        now = time.monotonic()
-        if item is None or (item[1] is not None and item[1] <= now):
-            value, remaining = amount, self._ttl(ttl)
-        else:
-            current = decode(item[0])
-            if type(current) is not int:
-                raise TypeError(f"cache key {key!r} holds a {type(current).__name__}, not an int")
-            value = current + amount
-            remaining = None if item[1] is None else item[1] - now
-        self._store(full, encode(value), remaining)
+        with self._lock:
+            item = self._data.get(full)
+            now = time.monotonic()
+            if item is None or (item[1] is not None and item[1] <= now):
+                value, remaining = amount, self._ttl(ttl)
+            else:
+                current = decode(item[0])
+                if type(current) is not int:
+                    kind = type(current).__name__
+                    raise TypeError(f"cache key {key!r} holds a {kind}, not an int")
+                value = current + amount
+                remaining = None if item[1] is None else item[1] - now
+            self._store(full, encode(value), remaining)
         return value
 
     async def clear(self, prefix: str = "") -> int:
         start = self.prefix + prefix
-        doomed = [key for key in self._data if key.startswith(start)]
-        for key in doomed:
-            self._remove(key)
+        with self._lock:
+            doomed = [key for key in self._data if key.startswith(start)]
+            for key in doomed:
+                self._remove(key)
         return len(doomed)
