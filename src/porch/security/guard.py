@@ -56,15 +56,20 @@ class Guard:
         if isinstance(self.store, ServerStore):
             await self.store.cache.close()
 
-    async def begin(self, request: Request) -> None:
+    def begin(self, request: Request) -> Awaitable[None] | None:
+        """Mark the request; an awaitable when its server-side session must be loaded
+        first (sync otherwise: this runs on every request)."""
         if self.keys is None:
             self.start()  # served without startup(): the test client, an ASGI server
         request._security = self
-        if self.server_side:
-            store: ServerStore = self.store  # type: ignore[assignment]
-            if store.session_id(request) is not None:
-                made = request._security = RequestContext(self, request)
-                made.loaded = await store.load(request)
+        if self.server_side and self.store.session_id(request) is not None:  # type: ignore[union-attr]
+            return self._load(request)
+        return None
+
+    async def _load(self, request: Request) -> None:
+        store: ServerStore = self.store  # type: ignore[assignment]
+        made = request._security = RequestContext(self, request)
+        made.loaded = await store.load(request)
 
     async def finish(self, request: Request, response: Response) -> Response:
         holder = request._security

@@ -266,11 +266,15 @@ class App(Routes):
                 return await self._chain(request)
             except Exception as exc:
                 return await self._handle_error(request, exc)
-        await guard.begin(request)
+        loading = guard.begin(request)  # an awaitable only for a server-side session to load
+        if loading is not None:
+            await loading
         try:
             response = await self._chain(request)
         except Exception as exc:
             response = await self._handle_error(request, exc)
+        if request._security is guard:  # neither the session nor a CSRF token was used
+            return response
         return await guard.finish(request, response)
 
     async def _dispatch(self, request: Request) -> Response:
