@@ -92,24 +92,28 @@ async def _cached(
     asked = _directives(request.headers.get("cache-control"))
     fresh = "no-cache" in asked or "no-store" in asked
     if not fresh:
-        names = await store.get(base)
-        if names is not None:
-            hit = await store.get(_variant(base, names, request))
-            if hit is not None:
-                status, headers, body = hit
-                return Response(body, status, [tuple(pair) for pair in headers])
+        # The URL's entry is the response itself, or (when it varies on request headers)
+        # ["vary", names] pointing to one entry per combination of their values: one round
+        # trip for the common case, two when the response varies.
+        hit = await store.get(base)
+        if hit is not None and hit[0] == "vary":
+            hit = await store.get(_variant(base, hit[1], request))
+        if hit is not None:
+            status, headers, body = hit
+            return Response(body, status, [tuple(pair) for pair in headers])
     response = to_response(await invoker(request, params))
     if "no-store" not in asked and _storable(request, response):
         names = sorted({*extra, *_vary_names(response.headers.get("vary"))})
         entry = [response.status, [list(pair) for pair in response.headers.items()], response.body]
-        await store.set(base, names, ttl)
-        await store.set(_variant(base, names, request), entry, ttl)
+        if names:
+            await store.set(base, ["vary", names], ttl)
+            await store.set(_variant(base, names, request), entry, ttl)
+        else:
+            await store.set(base, entry, ttl)
     return response
 
 
 def _variant(base: str, names: list[str], request: Request) -> str:
-    if not names:
-        return base + ":"
     headers = request.headers
     values = "\n".join(f"{name}:{','.join(headers.getlist(name))}" for name in names)
     return f"{base}:{hashlib.blake2b(values.encode(), digest_size=16).hexdigest()}"
