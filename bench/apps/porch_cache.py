@@ -15,6 +15,7 @@ from porch.cache import MemoryCache, RedisCache, cache_response
 app = App(secret_key="bench-only-key-never-use-this-in-production")
 memory = MemoryCache(prefix="bench:")
 redis = RedisCache(os.environ.get("PORCH_REDIS_URL", "redis://127.0.0.1:6379/0"), "bench:")
+app.on_startup(redis.clear)  # every start measures its own misses then hits
 app.on_shutdown(redis.close)
 
 

@@ -96,9 +96,9 @@ async def _cached(
         # ["vary", names] pointing to one entry per combination of their values: one round
         # trip for the common case, two when the response varies.
         hit = await store.get(base)
-        if hit is not None and hit[0] == "vary":
+        if _shaped(hit, 2) and hit[0] == "vary":
             hit = await store.get(_variant(base, hit[1], request))
-        if hit is not None:
+        if _shaped(hit, 3):  # anything else (another porch version's entry) is a miss
             status, headers, body = hit
             return Response(body, status, [tuple(pair) for pair in headers])
     response = to_response(await invoker(request, params))
@@ -111,6 +111,10 @@ async def _cached(
         else:
             await store.set(base, entry, ttl)
     return response
+
+
+def _shaped(entry: Any, size: int) -> bool:
+    return isinstance(entry, list) and len(entry) == size
 
 
 def _variant(base: str, names: list[str], request: Request) -> str:
