@@ -193,3 +193,28 @@ def test_login_rotates_the_csrf_secret():
         refused = client.post("/submit", data={"csrf_token": token})
         assert refused.status_code == 403
         assert client.post("/submit", data={"csrf_token": token_from(client)}).status_code == 200
+
+
+def test_a_form_read_by_the_check_still_gets_the_handlers_limits():
+    app = App(secret_key=KEY)
+
+    @app.get("/form")
+    async def form(request: Request) -> str:
+        return f'name="csrf_token" value="{csrf_token(request)}"'
+
+    @app.post("/upload")
+    async def upload(request: Request) -> str:
+        form = await request.form(max_file_size=10)
+        return str(form["file"].size)  # type: ignore[union-attr]
+
+    with TestClient(app) as client:
+        token = token_from(client)
+        small = client.post("/upload", data={"csrf_token": token}, files={"file": ("a", b"12345")})
+        assert small.text == "5"
+        big = client.post("/upload", data={"csrf_token": token}, files={"file": ("a", b"x" * 11)})
+        assert big.status_code == 413
+        assert "larger than 10 bytes" in big.text
+        fields = {"csrf_token": token, **{f"f{i}": "v" for i in range(1001)}}
+        many = client.post("/upload", data=fields)
+        assert many.status_code == 413
+        assert "while reading the form for its CSRF token" in many.text

@@ -182,7 +182,18 @@ async def submitted_token(request: Request, settings: CSRF) -> str | None:
         if value:
             return value.strip()
     if request.content_type.startswith(_FORM_TYPES):
-        field = (await request.form()).get(settings.field_name)
+        try:
+            form = await request.form()
+        except HTTPError as exc:
+            if exc.status != 413:
+                raise
+            raise HTTPError(
+                413,
+                f"{exc.detail} (while reading the form for its CSRF token, with the default "
+                "limits: to allow more, read the form with your limits in a before_request "
+                "hook, or send the token in an X-CSRF-Token header)",
+            ) from None
+        field = form.get(settings.field_name)
         if isinstance(field, str) and field:
             return field
     return None
