@@ -172,3 +172,22 @@ def test_an_entry_of_another_shape_is_a_miss_not_an_error():
             cache.set_sync(key, [], 60)  # e.g. written by another porch version
         assert client.get("/items").status_code == 200
         assert len(calls) == 2
+
+
+def test_pages_with_a_csrf_token_are_never_shared_and_vary_on_cookie():
+    from porch.security import csrf_token
+    from porch.web.testing import TestClient
+
+    app = App(secret_key="k" * 32)
+    cache = MemoryCache()
+
+    @app.get("/form")
+    @cache_response(ttl=60, cache=cache)
+    async def form(request: Request) -> str:
+        return csrf_token(request)
+
+    with TestClient(app) as client:
+        assert client.get("/form").headers["vary"] == "Cookie"
+        again = client.get("/form")  # the cookie is set now: still varies
+        assert again.headers["vary"] == "Cookie"
+        assert len(cache) == 0

@@ -131,10 +131,11 @@ def _storable(request: Request, response: Response) -> bool:
         return False
     if _directives(headers.get("cache-control")) & set(_UNCACHEABLE):
         return False
-    from porch.security.sessions import session_used
+    from porch.security.context import personalized
 
-    # A response built from the session is one user's: a shared entry would leak it.
-    return not session_used(request)
+    # A response built from the session (or holding a CSRF token) is one visitor's: a shared
+    # entry would leak it.
+    return not personalized(request)
 
 
 # ETags --------------------------------------------------------------------------------------

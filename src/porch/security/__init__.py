@@ -6,6 +6,7 @@ the rest are middleware: ``app.middleware(CORS(allow_origins=["https://example.c
 
 from __future__ import annotations
 
+from porch.security.context import personalized
 from porch.security.cors import CORS
 from porch.security.csrf import CSRF, CSRFError, csrf_exempt, csrf_token
 from porch.security.flash import flash, get_flashed_messages
@@ -21,6 +22,7 @@ __all__ = [
     "Session",
     "SessionTooLarge",
     "session_used",
+    "personalized",
     "flash",
     "get_flashed_messages",
     "KeyRing",

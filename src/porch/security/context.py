@@ -18,7 +18,7 @@ from porch.security.sessions import CookieStore, Session
 if TYPE_CHECKING:
     from porch.security.guard import Guard
 
-__all__ = ["RequestContext", "context"]
+__all__ = ["RequestContext", "context", "personalized"]
 
 
 class RequestContext:
@@ -83,6 +83,8 @@ class RequestContext:
                 self.rotate_csrf()
             if session.modified and guard.store is not None:
                 await guard.store.save(request, response, session)
+        if self._csrf is not None:
+            add_vary(response, "Cookie")  # the page holds this visitor's token
         if self._csrf_new and self._csrf is not None:
             settings = guard.csrf_settings
             response.set_cookie(
@@ -99,7 +101,6 @@ class RequestContext:
                 httponly=True,
                 samesite=settings.cookie_samesite,
             )
-            add_vary(response, "Cookie")
 
 
 def context(request: Request) -> RequestContext:
@@ -114,3 +115,12 @@ def context(request: Request) -> RequestContext:
         )
     made = request._security = RequestContext(holder, request)
     return made
+
+
+def personalized(request: Request) -> bool:
+    """True when the request used its session or rendered a CSRF token: its response is one
+    visitor's (it varies on Cookie) and must never be stored in a shared cache."""
+    holder = request._security
+    return type(holder) is RequestContext and (
+        holder.loaded is not None or holder._csrf is not None
+    )
