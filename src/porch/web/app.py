@@ -22,6 +22,7 @@ from porch.web.chain import Handler, Hook, Middleware, Routes, as_async, find_ha
 from porch.web.handlers import Invoker, compile_handler, to_response
 from porch.web.openapi import build as build_openapi
 from porch.web.openapi import install as install_openapi
+from porch.web.params import Provider
 from porch.web.routing import RedirectSlash, Router
 
 __all__ = ["App"]
@@ -62,6 +63,8 @@ class App(Routes):
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._chain: Handler = self._dispatch
+        # Makers of provided handler parameters, by annotation (porch.db's session, ...).
+        self.providers: dict[Any, Provider] = {}
 
     # registering -------------------------------------------------------------------------
 
@@ -181,7 +184,7 @@ class App(Routes):
             max_workers=self._max_threads, thread_name_prefix="porch-handler"
         )
         for route in self.router.routes:
-            invoker = compile_handler(route.endpoint, route.params, executor)
+            invoker = compile_handler(route.endpoint, route.params, executor, self.providers)
             scopes = self._scopes.get(id(route))
             self._invokers[id(route)] = scoped(invoker, scopes) if scopes else invoker
         chain: Handler = self._dispatch

@@ -157,7 +157,7 @@ def _operation(
             operation["description"] = rest.strip()
     parameters = []
     for field in fields:
-        if field.where in ("request", "body"):
+        if field.where in ("request", "body", "provided"):
             continue
         parameter: dict[str, Any] = {
             "name": field.key,
@@ -183,7 +183,7 @@ def _operation(
             "content": {"application/json": media},
         }
     operation["responses"] = {"200": _success(route, schemas)}
-    if any(f.where not in ("request",) for f in fields):
+    if any(f.where not in ("request", "provided") for f in fields):
         operation["responses"]["422"] = {
             "description": "Validation Error",
             "content": {
