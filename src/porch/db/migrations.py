@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,7 @@ def alembic_config(db: Database) -> Config:
     """An Alembic `Config` for `db` (no alembic.ini: the Database is the configuration)."""
     if not (db.migrations / "env.py").is_file():
         raise ConfigError(f"no migrations in {db.migrations}: run `porch db init` first")
-    config = Config()
+    config = Config(stdout=sys.stdout)  # the default is the sys.stdout of import time
     config.set_main_option("script_location", str(db.migrations))
     config.attributes[_DATABASE] = db
     return config
