@@ -65,6 +65,7 @@ class App(Routes):
         self._chain: Handler = self._dispatch
         # Makers of provided handler parameters, by annotation (porch.db's session, ...).
         self.providers: dict[Any, Provider] = {}
+        self.blueprints: dict[str, Blueprint] = {}  # by qualified name ("admin.users")
 
     # registering -------------------------------------------------------------------------
 
