@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-
 from examples.techempower.app import ROWS, World, create_app
 from examples.techempower.seed import FORTUNES, seed
+from sqlalchemy import select
+
 from porch.db import Database
 from porch.web.testing import live_server
 
