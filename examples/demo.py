@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import msgspec
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from porch import (
     App,
@@ -21,11 +24,14 @@ from porch import (
     Header,
     HTTPError,
     PlainTextResponse,
+    RedirectResponse,
     Request,
     Response,
     ServerSentEvent,
     StreamingResponse,
 )
+from porch.db import Database, Model, Session
+from porch.templates import Templates
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -49,6 +55,7 @@ PAGES = [
     ("/error", "GET", "an exception in a handler: a 500, and the server carries on"),
     ("/teapot", "GET", "an HTTPError raised by a handler"),
     ("/static/", "GET", "static files: listing, ETags, ranges, precompressed .gz siblings"),
+    ("/notes", "GET", "notes in SQLite (porch.db, a session per request) and a Jinja2 template"),
     ("/docs", "GET", "the OpenAPI 3.1 document, rendered"),
 ]
 
@@ -245,3 +252,51 @@ async def error() -> str:
 @app.get("/teapot")
 async def teapot() -> str:
     raise HTTPError(418, "I'm a teapot")
+
+
+# --- the data layer: porch.db and porch.templates ------------------------------------------
+# A SQLite file in the temp folder (or $PORCH_DATABASE_URL); tables made at start-up, as a
+# quick start does (a real project runs `porch db init` and migrations: docs/database.md).
+
+NOTE_LENGTH = 200
+db = Database(
+    os.environ.get("PORCH_DATABASE_URL")
+    or f"sqlite:///{os.path.join(tempfile.gettempdir(), 'porch-demo.db')}",
+    app=app,
+    check_migrations=False,
+)
+templates = Templates("templates", app=app)
+
+
+class DemoNote(Model):
+    __tablename__ = "demo_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(NOTE_LENGTH))
+
+
+@app.on_startup
+async def create_tables() -> None:
+    await db.create_all()
+
+
+@app.get("/notes")
+async def notes(request: Request, db: Session) -> Response:
+    found = await db.scalars(select(DemoNote).order_by(DemoNote.id.desc()).limit(50))
+    return templates.render(
+        request, "notes.html", notes=list(found), where=db_where(), max_length=NOTE_LENGTH
+    )
+
+
+@app.post("/notes")
+async def add_note(request: Request, db: Session) -> Response:
+    form = await request.form()
+    text = form.get("text")
+    if not isinstance(text, str) or not 1 <= len(text.strip()) <= NOTE_LENGTH:
+        raise HTTPError(422, f"A note is 1 to {NOTE_LENGTH} characters of text")
+    db.add(DemoNote(text=text.strip()))
+    return RedirectResponse(app.url_for("notes"), 303)
+
+
+def db_where() -> str:
+    return db.target.where()

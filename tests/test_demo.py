@@ -95,3 +95,16 @@ def test_make_demo_passes_the_server_pages_flags():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     for flag in ("--health-path /healthz", "--ready-path /readyz", "--metrics-path /metrics"):
         assert flag in makefile
+
+
+def test_notes_are_stored_and_escaped(serve):
+    import uuid
+
+    marker = f"<b>note {uuid.uuid4().hex[:8]}</b>"
+    with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
+        added = client.post("/notes", data={"text": marker})
+        assert added.status_code == 303 and added.headers["location"] == "/notes"
+        page = client.get("/notes").text
+        assert marker.replace("<", "&lt;").replace(">", "&gt;") in page
+        assert marker not in page
+        assert client.post("/notes", data={"text": "  "}).status_code == 422
