@@ -4,13 +4,12 @@ commits), on the same engine settings, statements and template as porch's exampl
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from examples.techempower.app import READ_FORTUNES, READ_WORLD, ROWS, WRITE_WORLD, count
+from examples.techempower.app import fortunes_sorted, random_world, random_worlds, update_worlds
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -46,35 +45,20 @@ DB = Annotated[AsyncSession, Depends(get_session)]
 
 @app.get("/db")
 async def single(db: DB) -> dict[str, int]:
-    row = (await db.execute(READ_WORLD, {"id": random.randint(1, ROWS)})).one()
-    return {"id": row.id, "randomNumber": row.randomNumber}
+    return await random_world(db)
 
 
 @app.get("/queries")
 async def queries(db: DB, queries: str | None = None) -> list[dict[str, int]]:
-    worlds = []
-    for _ in range(count(queries)):
-        row = (await db.execute(READ_WORLD, {"id": random.randint(1, ROWS)})).one()
-        worlds.append({"id": row.id, "randomNumber": row.randomNumber})
-    return worlds
+    return await random_worlds(db, queries)
 
 
 @app.get("/fortunes", response_class=HTMLResponse)
 async def fortunes(request: Request, db: DB) -> Any:
-    rows: list[Any] = list(await db.execute(READ_FORTUNES))
-    rows.append((0, "Additional fortune added at request time."))
-    rows.sort(key=lambda row: row[1])
+    rows = await fortunes_sorted(db)
     return templates.TemplateResponse(request, "fortunes.html", {"fortunes": rows})
 
 
 @app.get("/updates")
 async def updates(db: DB, queries: str | None = None) -> list[dict[str, int]]:
-    worlds = []
-    for _ in range(count(queries)):
-        row = (await db.execute(READ_WORLD, {"id": random.randint(1, ROWS)})).one()
-        worlds.append({"id": row.id, "randomNumber": random.randint(1, ROWS)})
-    changes = sorted({w["id"]: w for w in worlds}.values(), key=lambda w: w["id"])
-    await db.execute(
-        WRITE_WORLD, [{"w_id": w["id"], "w_number": w["randomNumber"]} for w in changes]
-    )
-    return worlds
+    return await update_worlds(db, queries)

@@ -58,48 +58,62 @@ def count(queries: str | None) -> int:
     return min(max(value, 1), 500)
 
 
+# The work of each test, on a session (shared with bench/apps/fastapi_db.py, so that the
+# benchmark compares the frameworks around the same queries).
+
+
+async def random_world(db: Session) -> dict[str, int]:
+    row = (await db.execute(READ_WORLD, {"id": random.randint(1, ROWS)})).one()
+    return {"id": row.id, "randomNumber": row.randomNumber}
+
+
+async def random_worlds(db: Session, queries: str | None) -> list[dict[str, int]]:
+    return [await random_world(db) for _ in range(count(queries))]
+
+
+async def fortunes_sorted(db: Session) -> list[Any]:
+    rows: list[Any] = list(await db.execute(READ_FORTUNES))
+    rows.append((0, "Additional fortune added at request time."))
+    rows.sort(key=lambda row: row[1])
+    return rows
+
+
+async def update_worlds(db: Session, queries: str | None) -> list[dict[str, int]]:
+    worlds = []
+    for _ in range(count(queries)):
+        world = await random_world(db)
+        worlds.append({"id": world["id"], "randomNumber": random.randint(1, ROWS)})
+    # One batch, in id order: concurrent requests lock rows in the same order (no deadlocks
+    # on PostgreSQL); the caller's session commits.
+    changes = sorted({w["id"]: w for w in worlds}.values(), key=lambda w: w["id"])
+    await db.execute(
+        WRITE_WORLD, [{"w_id": w["id"], "w_number": w["randomNumber"]} for w in changes]
+    )
+    return worlds
+
+
 def create_app(url: str | None = None, *, pool_size: int = 10) -> App:
     """The app on `url` (default: $PORCH_DATABASE_URL, else SQLite next to this file)."""
     app = App()
-    database = Database(url, app=app, pool_size=pool_size, max_overflow=0)
+    Database(url, app=app, pool_size=pool_size, max_overflow=0)  # app.state.db
     templates = Templates("templates", app=app)
-    app.state.templates = templates  # the seed command and the tests reach the Database too
 
     @app.get("/db")
     async def single(db: Session) -> dict[str, int]:
-        row = (await db.execute(READ_WORLD, {"id": random.randint(1, ROWS)})).one()
-        return {"id": row.id, "randomNumber": row.randomNumber}
+        return await random_world(db)
 
     @app.get("/queries")
     async def queries(db: Session, queries: str | None = None) -> list[dict[str, int]]:
-        worlds = []
-        for _ in range(count(queries)):
-            row = (await db.execute(READ_WORLD, {"id": random.randint(1, ROWS)})).one()
-            worlds.append({"id": row.id, "randomNumber": row.randomNumber})
-        return worlds
+        return await random_worlds(db, queries)
 
     @app.get("/fortunes")
     async def fortunes(request: Request, db: Session) -> Response:
-        rows: list[Any] = list(await db.execute(READ_FORTUNES))
-        rows.append((0, "Additional fortune added at request time."))
-        rows.sort(key=lambda row: row[1])
-        return templates.render(request, "fortunes.html", fortunes=rows)
+        return templates.render(request, "fortunes.html", fortunes=await fortunes_sorted(db))
 
     @app.get("/updates")
     async def updates(db: Session, queries: str | None = None) -> list[dict[str, int]]:
-        worlds = []
-        for _ in range(count(queries)):
-            row = (await db.execute(READ_WORLD, {"id": random.randint(1, ROWS)})).one()
-            worlds.append({"id": row.id, "randomNumber": random.randint(1, ROWS)})
-        # One batch, in id order: concurrent requests lock rows in the same order (no
-        # deadlocks on PostgreSQL); the session commits when the handler returns.
-        changes = sorted({w["id"]: w for w in worlds}.values(), key=lambda w: w["id"])
-        await db.execute(
-            WRITE_WORLD, [{"w_id": w["id"], "w_number": w["randomNumber"]} for w in changes]
-        )
-        return worlds
+        return await update_worlds(db, queries)
 
-    del database  # reachable as app.state.db
     return app
 
 

@@ -144,9 +144,9 @@ class Templates:
         **values: Any,
     ) -> HTMLResponse:
         """The template rendered with `values` (and ``request``), as an HTML response."""
-        template = self.get_template(name, request)
         if self.env.is_async:
             raise RuntimeError("these Templates have enable_async=True: use render_async")
+        template = self.get_template(name, request)
         return HTMLResponse(template.render(self.context(request, values)), status, headers)
 
     async def render_async(

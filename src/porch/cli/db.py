@@ -8,7 +8,6 @@ import porch.db only when they run, so ``porch serve`` does not pay for SQLAlche
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from porch.cli.loader import load_object
 from porch.cli.options import app_dir_option
 from porch.errors import ConfigError
 
@@ -29,28 +29,7 @@ def find_database(spec: str, app_dir: str) -> Database:
     """The Database named by ``module:attr``; `ConfigError` saying what was found instead."""
     from porch.db import Database
 
-    module_name, sep, attr = spec.partition(":")
-    if not module_name:
-        raise ConfigError(f"'{spec}' is not of the form module:attribute (e.g. myapp:app)")
-    if app_dir not in sys.path:
-        sys.path.insert(0, app_dir)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == module_name or module_name.startswith(exc.name + ".")):
-            raise ConfigError(f"could not import module '{module_name}': {exc}") from None
-        raise
-    if not sep:  # a module alone: its one Database
-        found = [v for v in vars(module).values() if isinstance(v, Database)]
-        if len(found) != 1:
-            raise ConfigError(f"module '{module_name}' has {len(found)} Databases: name one")
-        return found[0]
-    obj: Any = module
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ConfigError(f"module '{module_name}' has no attribute '{attr}'") from None
+    obj = load_object(spec, app_dir)
     if isinstance(obj, Database):
         return obj
     attached = getattr(getattr(obj, "state", None), "db", None)

@@ -8,12 +8,21 @@ from typing import Any
 
 from porch.errors import ConfigError
 
-__all__ = ["load_app"]
+__all__ = ["load_app", "load_object"]
 
 
 def load_app(spec: str, app_dir: str = ".") -> Any:
     """Import ``module:attr`` (``attr`` may be dotted). Wrong names raise `ConfigError` with
     one line that says which part is wrong; an exception inside the module propagates."""
+    obj = load_object(spec, app_dir)
+    if not callable(obj):
+        raise ConfigError(f"'{spec}' is a {type(obj).__name__}, not an app (a callable)")
+    return obj
+
+
+def load_object(spec: str, app_dir: str = ".") -> Any:
+    """The object named by ``module:attr``, whatever it is (`load_app` without the check
+    that it is an app: ``porch db`` looks for a Database)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"'{spec}' is not of the form module:attribute (e.g. myapp:app)")
@@ -32,6 +41,4 @@ def load_app(spec: str, app_dir: str = ".") -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             raise ConfigError(f"module '{module_name}' has no attribute '{attr}'") from None
-    if not callable(obj):
-        raise ConfigError(f"'{spec}' is a {type(obj).__name__}, not an app (a callable)")
     return obj

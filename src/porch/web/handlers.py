@@ -155,11 +155,7 @@ def _with_providers(
     wanted = [(f.name, provider_for(f, providers, func)) for f in fields if f.where == "provided"]
     bind = _binder(fields)
     if is_async:
-        opens = []
-        for name, provider in wanted:
-            if provider.open is None:
-                raise TypeError(f"{func.__qualname__}: parameter {name!r} {provider.hint}")
-            opens.append((name, provider.open))
+        opens = _openers(func, wanted, "open")
 
         async def call_async(request: Request, params: dict[str, Any]) -> Any:
             kwargs = await bind(request, params)
@@ -169,11 +165,7 @@ def _with_providers(
                 return await func(**kwargs)
 
         return call_async
-    sync_opens = []
-    for name, provider in wanted:
-        if provider.open_sync is None:
-            raise TypeError(f"{func.__qualname__}: parameter {name!r} {provider.hint}")
-        sync_opens.append((name, provider.open_sync))
+    sync_opens = _openers(func, wanted, "open_sync")
 
     async def call_sync(request: Request, params: dict[str, Any]) -> Any:
         kwargs = await bind(request, params)
@@ -187,6 +179,20 @@ def _with_providers(
         return await _in_thread(executor, run)
 
     return call_sync
+
+
+def _openers(
+    func: Callable[..., Any], wanted: list[tuple[str, Provider]], kind: str
+) -> list[tuple[str, Any]]:
+    """Each provider's opener of `kind` (``open`` for async handlers, ``open_sync`` for
+    sync ones), or a `TypeError` with the provider's hint when it has none of that kind."""
+    found = []
+    for name, provider in wanted:
+        opener = getattr(provider, kind)
+        if opener is None:
+            raise TypeError(f"{func.__qualname__}: parameter {name!r} {provider.hint}")
+        found.append((name, opener))
+    return found
 
 
 async def _in_thread(executor: Executor, call: Callable[[], Any]) -> Any:
