@@ -163,3 +163,22 @@ def test_create_all_and_errors(project: Project) -> None:
     assert wrong.exit_code == 1 and "could not import module" in wrong.output
     not_db = runner.invoke(main, ["db", "--app", "os:path", "current"])
     assert not_db.exit_code == 1 and "without a Database" in not_db.output
+
+
+def test_porch_db_runs_as_a_command(project: Project) -> None:
+    """The installed entry point, in its own process, with the app from $PORCH_APP."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PORCH_APP": f"{project.module}:app"}
+    run = [sys.executable, "-m", "porch", "db", "--app-dir", str(project.folder)]
+    done = subprocess.run([*run, "init"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*run, "current"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    missing = subprocess.run(
+        [sys.executable, "-m", "porch", "db", "current"],
+        env={k: v for k, v in os.environ.items() if k != "PORCH_APP"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "--app" in missing.stderr
