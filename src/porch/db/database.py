@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,19 +191,10 @@ class Database:
             self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
         return self._sync_sessions()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session committed when the block ends, rolled back when it raises."""
-        session = self._sessions()
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
-        finally:
-            await session.close()
+    def transaction(self) -> _Transaction:
+        """A session committed when the ``async with`` block ends, rolled back when it
+        raises, closed either way (``async with db.transaction() as session: ...``)."""
+        return _Transaction(self._sessions())
 
     @contextmanager
     def sync_transaction(self) -> Iterator[Session]:
@@ -219,8 +210,8 @@ class Database:
         finally:
             session.close()
 
-    def _request_session(self, request: Request) -> Any:
-        return self.transaction()
+    def _request_session(self, request: Request) -> _Transaction:
+        return _Transaction(self._sessions())
 
     def _request_sync_session(self, request: Request) -> Any:
         return self.sync_transaction()
@@ -257,6 +248,17 @@ class Database:
 
     async def check_connection(self) -> None:
         """Run ``SELECT 1`` within `connect_timeout`; `ConfigError` saying where and why not."""
+        if self.target.is_sqlite and not self.target.in_memory:
+            # A local file: checked with the standard driver, as aiosqlite leaves its worker
+            # thread behind when the first connection fails (a missing folder, permissions).
+            try:
+                with self.sync_engine.connect() as connection:
+                    connection.execute(text("SELECT 1"))
+            except SQLAlchemyError as exc:
+                raise ConfigError(
+                    f"cannot connect to {self.target.where()}: {_reason(exc)}"
+                ) from None
+            return
         try:
             async with asyncio.timeout(self.connect_timeout):
                 async with self.engine.connect() as connection:
@@ -289,6 +291,28 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+class _Transaction:
+    """The async context of `Database.transaction` (a class: it is made per request)."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> AsyncSession:
+        return self.session
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        session = self.session
+        try:
+            if kind is None:
+                await session.commit()
+            else:
+                await session.rollback()
+        finally:
+            await session.close()
 
 
 def _reason(exc: BaseException) -> str:

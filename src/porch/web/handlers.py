@@ -18,7 +18,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from contextlib import AsyncExitStack, ExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, ExitStack
 from typing import Any
 
 import msgspec
@@ -156,6 +156,8 @@ def _with_providers(
     bind = _binder(fields)
     if is_async:
         opens = _openers(func, wanted, "open")
+        if len(opens) == 1:  # the common case (one database session): no exit stack
+            return _with_one(func, fields, *opens[0])
 
         async def call_async(request: Request, params: dict[str, Any]) -> Any:
             kwargs = await bind(request, params)
@@ -179,6 +181,32 @@ def _with_providers(
         return await _in_thread(executor, run)
 
     return call_sync
+
+
+def _with_one(
+    func: Callable[..., Any],
+    fields: list[Field],
+    name: str,
+    open_value: Callable[[Request], AbstractAsyncContextManager[Any]],
+) -> Invoker:
+    """An async handler with one provided parameter."""
+    if any(f.where == "body" for f in fields):
+        bind = _binder(fields)
+
+        async def call_with_body(request: Request, params: dict[str, Any]) -> Any:
+            kwargs = await bind(request, params)
+            async with open_value(request) as kwargs[name]:
+                return await func(**kwargs)
+
+        return call_with_body
+    bind_now = _sync_binder(fields)
+
+    async def call(request: Request, params: dict[str, Any]) -> Any:
+        kwargs = bind_now(request, params)
+        async with open_value(request) as kwargs[name]:
+            return await func(**kwargs)
+
+    return call
 
 
 def _openers(
