@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +98,7 @@ class Database:
         self.engine: AsyncEngine = self.make_engine()
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sync_engine: Engine | None = None
+        self._lock = threading.Lock()
         self._sync_sessions: sessionmaker[Session] | None = None
         if app is not None:
             self.init_app(app)
@@ -129,6 +131,10 @@ class Database:
     def sync_engine(self) -> Engine:
         """The engine of sync handlers' sessions, made on first use (psycopg for PostgreSQL,
         sqlite3 for SQLite), with the same pool settings."""
+        with self._lock:  # sync handlers' threads may ask for it at the same time
+            return self._sync_engine or self._make_sync_engine()
+
+    def _make_sync_engine(self) -> Engine:
         if self._sync_engine is None:
             try:
                 engine = create_engine(
@@ -187,9 +193,10 @@ class Database:
 
     def sync_session(self) -> Session:
         """A new sync session on `sync_engine`, managed by the caller."""
-        if self._sync_sessions is None:
-            self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
-        return self._sync_sessions()
+        sessions = self._sync_sessions
+        if sessions is None:
+            sessions = self._sync_sessions = sessionmaker(self.sync_engine, expire_on_commit=False)
+        return sessions()
 
     def transaction(self) -> _Transaction:
         """A session committed when the ``async with`` block ends, rolled back when it
