@@ -21,6 +21,7 @@ from porch.web.blueprints import Blueprint, Scope, scoped
 from porch.web.chain import Handler, Hook, Middleware, Routes, as_async, find_handler, link
 from porch.web.handlers import Invoker, compile_handler, to_response
 from porch.web.openapi import build as build_openapi
+from porch.web.openapi import exclude as exclude_from_openapi
 from porch.web.openapi import install as install_openapi
 from porch.web.params import Provider
 from porch.web.routing import RedirectSlash, Router
@@ -117,8 +118,10 @@ class App(Routes):
             return await files(request)
 
         name = f"static{prefix.replace('/', ':')}"
-        self.add_route(prefix + "/", serve_static, ("GET",), name + ":index")
-        self.add_route(prefix + "/{path:path}", _static_file(files), ("GET",), name)
+        self.add_route(prefix + "/", exclude_from_openapi(serve_static), ("GET",), name + ":index")
+        self.add_route(
+            prefix + "/{path:path}", exclude_from_openapi(_static_file(files)), ("GET",), name
+        )
 
     def middleware(self, func: F) -> F:
         """``async def mw(request, call_next) -> Response``; the first registered runs
