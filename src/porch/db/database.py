@@ -51,7 +51,8 @@ class Database:
     project's folder: by default the folder of the module that creates the Database. It holds
     the default SQLite file and the ``migrations/`` folder.
 
-    Pool: `pool_size` connections kept open, `max_overflow` more under load, a request waits
+    Pool: `pool_size` connections kept open, `max_overflow` more under load (default: 10 on
+    PostgreSQL, 0 on SQLite, which has one writer at a time), a request waits
     at most `pool_timeout` seconds for one (then fails with a 500 rather than hang);
     `connect_timeout` bounds reaching the server; `busy_timeout` is how long a SQLite writer
     waits for another one's transaction. `check_migrations`: refuse to start when the
@@ -66,23 +67,27 @@ class Database:
         root: str | Path | None = None,
         metadata: MetaData | None = None,
         pool_size: int = 5,
-        max_overflow: int = 10,
+        max_overflow: int | None = None,
         pool_timeout: float = 30.0,
         pool_recycle: float = 3600.0,
         connect_timeout: float = 10.0,
-        busy_timeout: float = 5.0,
+        busy_timeout: float = 30.0,
         echo: bool = False,
         check_migrations: bool = True,
         migrations: str | Path = "migrations",
         engine_options: dict[str, Any] | None = None,
     ) -> None:
+        self.root = Path(root).resolve() if root is not None else _caller_folder()
+        self.target: Target = resolve(url, self.root)
+        if max_overflow is None:
+            # SQLite has one writer at a time: extra connections only add waiters, and a
+            # waiter polls (SQLite's busy handler), so more of them means longer waits.
+            max_overflow = 0 if self.target.is_sqlite else 10
         if pool_size < 1 or max_overflow < 0 or pool_timeout <= 0 or connect_timeout <= 0:
             raise ConfigError(
                 "Database: pool_size must be >= 1, max_overflow >= 0, and pool_timeout and "
                 "connect_timeout > 0"
             )
-        self.root = Path(root).resolve() if root is not None else _caller_folder()
-        self.target: Target = resolve(url, self.root)
         self.metadata = metadata if metadata is not None else Model.metadata
         self.migrations = self.root / migrations
         self.check_migrations = check_migrations
