@@ -58,6 +58,7 @@ bench:
 	bash bench/run.sh --suite framework $(BENCH_ARGS)
 	bash bench/run.sh --suite hosting $(BENCH_ARGS)
 	bash bench/run.sh --suite workers $(BENCH_ARGS)
+	bash bench/run.sh --suite db $(BENCH_ARGS)  # PostgreSQL on 127.0.0.1:5432
 	bench/.venv/bin/python bench/plot.py
 
 clean:

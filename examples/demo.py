@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import msgspec
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from porch import (
     App,
@@ -29,7 +32,9 @@ from porch import (
     StreamingResponse,
 )
 from porch.cache import MemoryCache, cache_response
+from porch.db import Database, Model, Session
 from porch.security import SecurityHeaders, csrf_token, flash, get_flashed_messages
+from porch.templates import Templates
 from porch.web.gzip import GZip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,6 +62,7 @@ PAGES = [
     ("/error", "GET", "an exception in a handler: a 500, and the server carries on"),
     ("/teapot", "GET", "an HTTPError raised by a handler"),
     ("/static/", "GET", "static files: listing, ETags, ranges, precompressed .gz siblings"),
+    ("/notes", "GET", "notes in SQLite (porch.db, a session per request) and a Jinja2 template"),
     ("/docs", "GET", "the OpenAPI 3.1 document, rendered"),
     ("/account", "GET", "a session counter, flash messages and a CSRF-protected form"),
     ("/cached", "GET", "a page cached for 10 s by @cache_response, with an ETag"),
@@ -296,3 +302,51 @@ async def cached_page() -> str:
     await asyncio.sleep(0.2)  # a slow query, done once per 10 s
     made = time.strftime("%H:%M:%S")
     return page("Cached", f"<h1>Made at {made}</h1><p>Reload: the time stays for 10 s.</p>")
+
+
+# --- the data layer: porch.db and porch.templates ------------------------------------------
+# A SQLite file in the temp folder (or $PORCH_DATABASE_URL); tables made at start-up, as a
+# quick start does (a real project runs `porch db init` and migrations: docs/database.md).
+
+NOTE_LENGTH = 200
+db = Database(
+    os.environ.get("PORCH_DATABASE_URL")
+    or f"sqlite:///{os.path.join(tempfile.gettempdir(), 'porch-demo.db')}",
+    app=app,
+    check_migrations=False,
+)
+templates = Templates("templates", app=app)
+
+
+class DemoNote(Model):
+    __tablename__ = "demo_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(NOTE_LENGTH))
+
+
+@app.on_startup
+async def create_tables() -> None:
+    await db.create_all()
+
+
+@app.get("/notes")
+async def notes(request: Request, db: Session) -> Response:
+    found = await db.scalars(select(DemoNote).order_by(DemoNote.id.desc()).limit(50))
+    return templates.render(
+        request, "notes.html", notes=list(found), where=db_where(), max_length=NOTE_LENGTH
+    )
+
+
+@app.post("/notes")
+async def add_note(request: Request, db: Session) -> Response:
+    form = await request.form()
+    text = form.get("text")
+    if not isinstance(text, str) or not 1 <= len(text.strip()) <= NOTE_LENGTH:
+        raise HTTPError(422, f"A note is 1 to {NOTE_LENGTH} characters of text")
+    db.add(DemoNote(text=text.strip()))
+    return RedirectResponse(app.url_for("notes"), 303)
+
+
+def db_where() -> str:
+    return db.target.where()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -114,3 +115,22 @@ def test_account_session_flash_csrf_and_cached_page(serve):
         assert client.get("/cached").text == cached.text
         etag = cached.headers["etag"]
         assert client.get("/cached", headers={"if-none-match": etag}).status_code == 304
+
+
+def test_notes_are_stored_and_escaped(serve):
+    import uuid
+
+    marker = f"<b>note {uuid.uuid4().hex[:8]}</b>"
+    with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
+        form = client.get("/notes")
+        # The page's form carries a CSRF token (and its cookie): posts need the token.
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None and client.cookies
+        assert client.post("/notes", data={"text": marker}).status_code == 403
+        added = client.post("/notes", data={"text": marker, "csrf_token": token[1]})
+        assert added.status_code == 303 and added.headers["location"] == "/notes"
+        page = client.get("/notes").text
+        assert marker.replace("<", "&lt;").replace(">", "&gt;") in page
+        assert marker not in page
+        blank = client.post("/notes", data={"text": "  ", "csrf_token": token[1]})
+        assert blank.status_code == 422

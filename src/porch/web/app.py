@@ -32,6 +32,7 @@ from porch.web.handlers import Invoker, compile_handler, to_response
 from porch.web.openapi import build as build_openapi
 from porch.web.openapi import exclude as exclude_from_openapi
 from porch.web.openapi import install as install_openapi
+from porch.web.params import Provider
 from porch.web.routing import RedirectSlash, Router
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ class App(Routes):
         self._chain: Handler = self._dispatch
         # Sessions and CSRF (porch.security); None when both are off.
         self._guard: Guard | None = _make_guard(secret_key, sessions, csrf)
+        # Makers of provided handler parameters, by annotation (porch.db's session, ...).
+        self.providers: dict[Any, Provider] = {}
+        self.blueprints: dict[str, Blueprint] = {}  # by qualified name ("admin.users")
 
     # registering -------------------------------------------------------------------------
 
@@ -204,7 +208,7 @@ class App(Routes):
             max_workers=self._max_threads, thread_name_prefix="porch-handler"
         )
         for route in self.router.routes:
-            invoker = compile_handler(route.endpoint, route.params, executor)
+            invoker = compile_handler(route.endpoint, route.params, executor, self.providers)
             for wrap in getattr(route.endpoint, WRAPPERS, ()):
                 invoker = wrap(invoker)
             scopes = self._scopes.get(id(route))
