@@ -93,7 +93,11 @@ def test_porch_serve_exits_with_one_line_when_the_database_is_down(tmp_path: Pat
         "import porch\nfrom porch.db import Database\n"
         "app = porch.App()\nDatabase(app=app, connect_timeout=5)\n"
     )
-    env = {**os.environ, "PORCH_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/porch"}
+    env = {
+        **os.environ,
+        "PORCH_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/porch",
+        "PORCH_SECRET_KEY": "a-test-key-of-enough-length",  # production needs one
+    }
     done = subprocess.run(
         [sys.executable, "-m", "porch", "serve", f"{module}:app", "--app-dir", str(tmp_path),
          "--port", "0"],

@@ -143,7 +143,8 @@ def test_transaction_helper_rolls_back(client: Any) -> None:
 
 
 def test_handlers_without_a_database_parameter_are_untouched(sqlite_url: str) -> None:
-    app, _ = make_app(sqlite_url)
+    app = porch.App(sessions=False, csrf=False)  # nothing else wraps the handler
+    Database(sqlite_url, app=app)
 
     @app.get("/plain")
     async def plain() -> str:
