@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from porch.cli.loader import load_app
+from porch.cli.new import new
 from porch.cli.options import app_dir_option, config_options
 from porch.config import Config, load_config
 from porch.errors import ConfigError
@@ -271,3 +272,6 @@ def routes(app: str, app_dir: str) -> None:
             + "  "
             + row[3]
         )
+
+
+main.add_command(new)
