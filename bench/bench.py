@@ -224,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     suite = SUITES[args.suite]
     env = environment(args.duration, args.runs)
     results: Results = []
+    if suite.setup is not None:
+        suite.setup()
     for scenario in suite.scenarios:
         if args.scenario and scenario.name not in args.scenario:
             continue

@@ -274,4 +274,9 @@ def routes(app: str, app_dir: str) -> None:
         )
 
 
+# porch db ... (migrations of porch.db; SQLAlchemy is imported only when a db command runs)
+from porch.cli.db import db as _db_group  # noqa: E402
+
+main.add_command(_db_group)
+
 main.add_command(new)

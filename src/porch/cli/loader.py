@@ -9,7 +9,7 @@ from typing import Any
 
 from porch.errors import ConfigError
 
-__all__ = ["load_app"]
+__all__ = ["load_app", "load_object"]
 
 
 def load_app(spec: str, app_dir: str = ".") -> Any:
@@ -20,6 +20,15 @@ def load_app(spec: str, app_dir: str = ".") -> Any:
     `ConfigError` with one line that says which part is wrong; an exception inside the
     module or the factory propagates with its traceback.
     """
+    obj = load_object(spec, app_dir)
+    if not callable(obj):
+        raise ConfigError(f"'{spec}' is a {type(obj).__name__}, not an app (a callable)")
+    return obj
+
+
+def load_object(spec: str, app_dir: str = ".") -> Any:
+    """What `load_app` finds, without checking that it is an app (``porch db`` looks for a
+    Database, or the app it is attached to)."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"'{spec}' is not of the form module:attribute (e.g. myapp:app)")
@@ -50,8 +59,6 @@ def load_app(spec: str, app_dir: str = ".") -> Any:
                 # Raised by the call itself (wrong arguments), not inside the factory.
                 raise ConfigError(f"could not call '{spec}': {exc}") from None
             raise
-    if not callable(obj):
-        raise ConfigError(f"'{spec}' is a {type(obj).__name__}, not an app (a callable)")
     return obj
 
 

@@ -163,7 +163,7 @@ def _operation(
             operation["description"] = rest.strip()
     parameters = []
     for field in fields:
-        if field.where in ("request", "body"):
+        if field.where in ("request", "body", "provided"):
             continue
         parameter: dict[str, Any] = {
             "name": field.key,
@@ -189,7 +189,7 @@ def _operation(
             "content": {"application/json": media},
         }
     operation["responses"] = {"200": _success(route, schemas)}
-    if any(f.where not in ("request",) for f in fields):
+    if any(f.where not in ("request", "provided") for f in fields):
         operation["responses"]["422"] = {
             "description": "Validation Error",
             "content": {
