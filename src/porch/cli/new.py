@@ -3,7 +3,7 @@
 The templates live in ``porch/scaffold/<layout>/`` as plain files. A file or folder named
 ``__project__`` takes the project's name, a ``.py-tpl`` suffix becomes ``.py`` (so that the
 templates are not linted, typed or collected as porch's own code), and the text
-``%%project%%`` in a file is replaced by the name. Nothing else is substituted: Jinja2
+``%%project%%`` in a file is replaced by the name; ``gitignore`` is written as ``.gitignore``. Nothing else is substituted: Jinja2
 templates of the new project pass through untouched.
 """
 
@@ -22,6 +22,8 @@ __all__ = ["new", "create_project"]
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _TOKEN = "%%project%%"
 _LAYOUTS = ("project", "minimal")
+# Packaged without a leading dot (package data globs skip dotfiles), written with one.
+_DOTFILES = {"gitignore": ".gitignore"}
 
 
 def check_name(name: str) -> str:
@@ -53,7 +55,7 @@ def _copy(source: Traversable, target: Path, name: str, written: list[Path]) -> 
     for entry in sorted(source.iterdir(), key=lambda e: e.name):
         if entry.name == "__pycache__":
             continue
-        out_name = entry.name.replace("__project__", name)
+        out_name = _DOTFILES.get(entry.name, entry.name).replace("__project__", name)
         if out_name.endswith(".py-tpl"):
             out_name = out_name[: -len("-tpl")]
         if entry.is_dir():
