@@ -2,9 +2,9 @@
 
 The templates live in ``porch/scaffold/<layout>/`` as plain files. A file or folder named
 ``__project__`` takes the project's name, a ``.py-tpl`` suffix becomes ``.py`` (so that the
-templates are not linted, typed or collected as porch's own code), and the text
-``%%project%%`` in a file is replaced by the name; ``gitignore`` is written as ``.gitignore``. Nothing else is substituted: Jinja2
-templates of the new project pass through untouched.
+templates are not linted, typed or collected as porch's own code), ``gitignore`` is
+written as ``.gitignore``, and the text ``%%project%%`` in a file is replaced by the name.
+Nothing else is substituted: Jinja2 templates of the new project pass through untouched.
 """
 
 from __future__ import annotations
