@@ -58,9 +58,7 @@ def test_new_project_passes_its_tests_and_serves(tmp_path: Path) -> None:
         "tests/test_pages.py",
     ):
         assert (project / path).is_file(), path
-    assert "%%project%%" not in "".join(
-        p.read_text() for p in project.rglob("*") if p.is_file()
-    )
+    assert "%%project%%" not in "".join(p.read_text() for p in project.rglob("*") if p.is_file())
 
     start, test = readme_commands(project)
     # The second command: the project's own tests.
