@@ -202,13 +202,24 @@ def static(
     help="Folder whose pyproject.toml's [tool.porch] table is read.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
+@click.option(
+    "--reference",
+    is_flag=True,
+    help="Print the reference of every setting (a Markdown table, as in "
+    "docs/configuration.md) instead.",
+)
 @config_options
-def config_command(app_dir: str, as_json: bool, **options: Any) -> None:
+def config_command(app_dir: str, as_json: bool, reference: bool, **options: Any) -> None:
     """Print the effective configuration and where each value comes from.
 
     Takes the same options as `porch serve`; precedence: flag, PORCH_* variable,
     [tool.porch] in pyproject.toml, default. Secrets are masked.
     """
+    if reference:
+        from porch.cli.reference import config_reference
+
+        click.echo(config_reference(), nl=False)
+        return
     try:
         config, sources = load_config(options, app_dir=app_dir)
     except ConfigError as exc:

@@ -20,7 +20,7 @@ app_dir_option = click.option(
     "table is read.",
 )
 
-_FLAG_LETTERS = {"port": "-p"}
+FLAG_LETTERS = {"port": "-p"}
 
 
 def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -34,8 +34,8 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
         shown = "none" if default in (None, ()) else default
         help_text = f"{f.metadata['help']} [default: {shown}; env: {env}]"
         names = [flag]
-        if f.name in _FLAG_LETTERS:
-            names.insert(0, _FLAG_LETTERS[f.name])
+        if f.name in FLAG_LETTERS:
+            names.insert(0, FLAG_LETTERS[f.name])
         if kind is tuple:
             option = click.option(*names, f.name, multiple=True, help=help_text)
         elif kind is bool:
