@@ -1,7 +1,7 @@
 """Rewrite the generated settings table of docs/configuration.md from porch.config.Config.
 
-    python docs/gen_config.py          # update the page
-    python docs/gen_config.py --check  # exit 1 when the page is out of date (CI, tests)
+python docs/gen_config.py          # update the page
+python docs/gen_config.py --check  # exit 1 when the page is out of date (CI, tests)
 """
 
 from __future__ import annotations
