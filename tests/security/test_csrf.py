@@ -127,6 +127,26 @@ def test_requests_without_cookies_pass(live):
     assert response.status_code == 200
 
 
+def test_a_cross_site_form_without_cookies_is_refused(live):
+    """SameSite=Lax keeps a browser's cookies off a cross-site POST, so a forged form
+    arrives cookieless; letting it through would let another site log the visitor into
+    the attacker's account (login CSRF)."""
+    server, _ = live
+    url = server.url + "/submit"
+    evil = {"Origin": "https://evil.example"}
+    response = httpx.post(url, data={"user": "mallory"}, headers=evil)
+    assert response.status_code == 403
+    assert "Origin https://evil.example does not match" in response.text
+    plain = httpx.post(url, content=b"x=1", headers={**evil, "content-type": "text/plain"})
+    assert plain.status_code == 403
+    nulled = httpx.post(url, data={"user": "mallory"}, headers={"Origin": "null"})
+    assert nulled.status_code == 403
+    # The app's own form, a client without Origin and a cross-origin JSON API call pass.
+    assert httpx.post(url, data={"a": "1"}, headers={"Origin": server.url}).status_code == 200
+    assert httpx.post(url, data={"a": "1"}).status_code == 200
+    assert httpx.post(url, json={"a": 1}, headers=evil).status_code == 200
+
+
 def test_a_token_without_its_cookie_is_refused(live):
     server, client = live
     token = token_from(client)
