@@ -1,9 +1,9 @@
 """Whole-response caching for handlers, and ETags with 304s for dynamic responses.
 
 `@cache_response(ttl=60)` stores a handler's response under its URL (scheme, host, path
-and the full query string) and the request headers its response varies on. Like a shared HTTP cache it
-is careful about what it keeps: only GET/HEAD, only a 200 with a bytes body, never a
-response that sets a cookie, says ``Cache-Control: no-store/private/no-cache`` or
+and the full query string) and the request headers its response varies on. Like a shared
+HTTP cache it is careful about what it keeps: only GET/HEAD, only a 200 with a bytes body,
+never a response that sets a cookie, says ``Cache-Control: no-store/private/no-cache`` or
 ``Vary: *``, nor one built from the session; a request with ``Authorization`` goes to
 the handler (unless ``vary=["Authorization"]``); a request that says ``Cache-Control:
 no-store`` or ``no-cache`` (a reload) gets a fresh response.
