@@ -96,6 +96,40 @@ def test_cors_simple_requests(cors_server):
     assert refused.headers["vary"] == "Origin"
     same = cors_server.get("/data")
     assert "access-control-allow-origin" not in same.headers
+    # A shared cache must not hand this answer (no grant) to a cross-origin request.
+    assert same.headers["vary"] == "Origin"
+
+
+def test_error_responses_pass_through_the_middleware(serve):
+    """A 404, a refused validation or a CSRF 403 is still a response the middleware
+    finishes: a page's script can read why its call failed (CORS), an error page is not
+    framable, and it says Vary: Origin like the rest."""
+    from porch import HTTPError
+
+    app = App(secret_key="k" * 32)
+    app.middleware(CORS(["https://app.example"]))
+    app.middleware(SecurityHeaders())
+
+    @app.get("/teapot")
+    async def teapot() -> str:
+        raise HTTPError(418, "short and stout")
+
+    @app.post("/form")
+    async def form() -> str:
+        return "never without a token"
+
+    origin = {"Origin": "https://app.example"}
+    with serve(app) as server, httpx.Client(base_url=server.url) as client:
+        for response in (
+            client.get("/teapot", headers=origin),
+            client.get("/nowhere", headers=origin),
+            client.post("/form", headers={**origin, "cookie": "porch_csrf=x"}),
+        ):
+            assert response.status_code in (418, 404, 403)
+            assert response.headers["access-control-allow-origin"] == "https://app.example"
+            assert "Origin" in response.headers["vary"]
+            assert response.headers["x-frame-options"] == "DENY"
+        assert client.get("/teapot").text == "short and stout\n"
 
 
 def test_cors_wildcard_without_credentials_and_never_with():
