@@ -301,6 +301,28 @@ def test_rate_limit_per_route_in_memory():
         assert other_client.get("/login").status_code == 200  # another client
 
 
+def test_retry_after_is_when_a_request_fits_again():
+    """The previous window's count still weighs on the next one: a client that waits the
+    Retry-After it was given must get through, not a new 429. Four hits on a limit of
+    3 (the refused one counts) weigh 4 * (1 - x/period) at x into the next window, and one
+    more fits when that is at most 2: half a period into it."""
+    from porch.web.testing import TestClient
+
+    app = bare()
+
+    @app.get("/login")
+    @rate_limit("3 per 1000 hours")  # so long a window that a test never straddles two
+    async def login() -> str:
+        return "ok"
+
+    with TestClient(app) as client:
+        assert [client.get("/login").status_code for _ in range(3)] == [200] * 3
+        refused = client.get("/login")
+        assert refused.status_code == 429
+        reset = int(refused.headers["ratelimit-reset"])  # the end of this window
+        assert int(refused.headers["retry-after"]) == reset + 1000 * 3600 // 2
+
+
 def test_rate_limit_shared_by_two_servers_through_redis(serve, redis_prefix):
     def make() -> App:
         cache = RedisCache(REDIS_URL, prefix=redis_prefix)

@@ -11,8 +11,9 @@ previous window's count weighted by how much of it still overlaps the last `peri
 It needs two small keys per client, no clock sync beyond the machines' wall clocks, and
 never lets a burst of twice the limit through at a window boundary as a plain fixed window
 does. Every answer carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
-``RateLimit-Reset``; a refusal is a 429 with ``Retry-After``. Refused requests count too, so
-a client that keeps hammering stays refused.
+``RateLimit-Reset``; a refusal is a 429 with ``Retry-After``: when one more request fits
+again (later than the window's end when this window's count weighs on the next). Refused
+requests count too, so a client that keeps hammering stays refused.
 
 The client is ``request.client``'s address, which the server has already taken from the
 Forwarded / X-Forwarded-For headers of trusted proxies only (--forwarded-allow-ips), so a
@@ -107,9 +108,24 @@ class RateLimit:
             "ratelimit-reset": str(reset),
         }
         if used > self.limit:
-            headers["retry-after"] = str(reset)
+            retry = self.retry_after(previous, current, elapsed)
+            headers["retry-after"] = str(max(1, math.ceil(retry)))
             return False, headers
         return True, headers
+
+    def retry_after(self, previous: int, current: int, elapsed: float) -> float:
+        """Seconds until one more request fits if none is made meanwhile. Not the end of
+        the window: the count of this one weighs on the next, so a client told to come
+        back then would be refused again (and that refusal would count too)."""
+        limit, period = self.limit, self.period
+        room = limit - 1 - current  # what the previous window's weight may take, this window
+        if room >= 0 and previous > 0:
+            wait = period * (1 - room / previous) - elapsed
+            if wait < period - elapsed:
+                return wait
+        # In the next window, x seconds in: current * (1 - x / period) + 1 <= limit.
+        x = 0.0 if current <= limit - 1 else period * (1 - (limit - 1) / current)
+        return period - elapsed + x
 
     def refusal(self, headers: dict[str, str]) -> Response:
         return PlainTextResponse(
