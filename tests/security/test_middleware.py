@@ -193,6 +193,13 @@ def test_trusted_hosts_refuse_other_hosts_with_400(serve):
         assert b"Invalid Host header 'evil.example'" in refused
         assert status("example.org").startswith(b"HTTP/1.1 400")  # only subdomains
         assert status("notexample.com").startswith(b"HTTP/1.1 400")
+        # The fully qualified form (trailing dot) with a port, any case; IPv6 literals.
+        assert status("Example.COM.:8080").startswith(b"HTTP/1.1 200")
+        assert status("example.com.").startswith(b"HTTP/1.1 200")
+        assert status("example.com.evil:80").startswith(b"HTTP/1.1 400")
+    ipv6 = TrustedHosts(["::1", "[fe80::2]"])
+    assert ipv6.allowed("[::1]:8000") and ipv6.allowed("[FE80::2]")
+    assert not ipv6.allowed("[::2]") and not ipv6.allowed("::1:80")
 
 
 # gzip ----------------------------------------------------------------------------------------
