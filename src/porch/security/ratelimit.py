@@ -2,9 +2,9 @@
 
 ``app.middleware(RateLimit("100/minute"))`` limits every request of a client;
 ``@rate_limit("5/minute")`` under a route decorator limits that route alone. Counts live in a
-`porch.cache.Cache`: in-process by default (each worker counts alone), shared by every
-worker and machine with Redis (``cache=RedisCache(...)``, or ``PORCH_REDIS_URL`` through
-`porch.cache.default_cache()`).
+`porch.cache.Cache`: in-process by default (each worker counts alone, in a store of their
+own that cached pages cannot evict), shared by every worker and machine with Redis
+(``cache=RedisCache(...)``, or ``PORCH_REDIS_URL`` through `porch.cache.default_cache()`).
 
 The algorithm is the sliding window counter: the count of the current fixed window plus the
 previous window's count weighted by how much of it still overlaps the last `period` seconds.
@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from porch.cache.base import Cache, resolve_cache
+from porch.cache.memory import MemoryCache
 from porch.request import Request
 from porch.response import PlainTextResponse, Response
 from porch.web.chain import wrap_handler
@@ -61,6 +62,18 @@ def parse_rate(rate: str) -> tuple[int, float]:
     return int(match.group(1)), count * _UNITS[unit]
 
 
+_COUNTS: MemoryCache | None = None
+
+
+def _counts() -> MemoryCache:
+    """The in-process counts: apart from the default cache, whose LRU a client could
+    otherwise flush (with requests for many distinct cached pages) to reset its own count."""
+    global _COUNTS
+    if _COUNTS is None:
+        _COUNTS = MemoryCache("porch:", max_entries=100_000)
+    return _COUNTS
+
+
 def client_key(request: Request) -> str:
     client = request.client
     return client[0] if client is not None else "local"
@@ -87,7 +100,8 @@ class RateLimit:
     @property
     def cache(self) -> Cache:
         if self._cache is None:
-            self._cache = resolve_cache(None)
+            shared = resolve_cache(None)
+            self._cache = _counts() if isinstance(shared, MemoryCache) else shared
         return self._cache
 
     async def hit(self, request: Request) -> tuple[bool, dict[str, str]]:
