@@ -181,6 +181,20 @@ def test_app_wide_off_and_trusted_origins():
         assert refused.status_code == 403
 
 
+def test_trusted_origins_are_compared_as_origins():
+    """Case and the scheme's default port do not matter in an origin, in a trusted
+    wildcard as in an exact one."""
+    trusted = CSRF(trusted_origins=("https://*.Example.com:443", "HTTPS://Admin.example.org"))
+    assert trusted.origin_trusted("https://shop.example.com")
+    assert trusted.origin_trusted("https://admin.example.org")
+    assert not trusted.origin_trusted("https://example.com")
+    assert not trusted.origin_trusted("http://shop.example.com")
+    with TestClient(make_app(csrf=trusted)) as client:
+        token = token_from(client)
+        origin = {"Origin": "https://Shop.Example.com:443"}
+        assert client.post("/submit", data={"csrf_token": token}, headers=origin).status_code == 200
+
+
 def test_https_requires_origin_or_referer():
     with TestClient(make_app(), base_url="https://testserver") as client:
         token = token_from(client)

@@ -78,6 +78,9 @@ class CSRF:
                     f"trusted origin {origin!r} must be scheme://host[:port], "
                     "e.g. https://example.com or https://*.example.com"
                 )
+        # Compared as the request's origin is: lowercase, without the default port.
+        normal = tuple(_normal(origin) for origin in self.trusted_origins)
+        object.__setattr__(self, "trusted_origins", normal)
 
     def origin_trusted(self, origin: str) -> bool:
         for trusted in self.trusted_origins:
@@ -85,7 +88,7 @@ class CSRF:
                 scheme, _, pattern = trusted.partition("://*.")
                 if origin.startswith(scheme + "://") and origin.endswith("." + pattern):
                     return True
-            elif _normal(trusted) == origin:
+            elif trusted == origin:
                 return True
         return False
 
