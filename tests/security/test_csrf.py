@@ -192,7 +192,8 @@ def test_trusted_origins_are_compared_as_origins():
     with TestClient(make_app(csrf=trusted)) as client:
         token = token_from(client)
         origin = {"Origin": "https://Shop.Example.com:443"}
-        assert client.post("/submit", data={"csrf_token": token}, headers=origin).status_code == 200
+        response = client.post("/submit", data={"csrf_token": token}, headers=origin)
+        assert response.status_code == 200
 
 
 def test_https_requires_origin_or_referer():
