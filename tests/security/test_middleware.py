@@ -283,6 +283,10 @@ def test_parse_rate():
     assert parse_rate("1000/hour") == (1000, 3600)
     with pytest.raises(ValueError, match="N/unit"):
         parse_rate("lots")
+    # A zero period divided by zero on every request (500s); "." was a bare float error.
+    for rate in ("5 per 0 seconds", "5/0s", "5 per 0.0 minutes", "5 per . seconds"):
+        with pytest.raises(ValueError, match="N/unit"):
+            parse_rate(rate)
 
 
 def test_rate_limit_per_route_in_memory():

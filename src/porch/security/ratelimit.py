@@ -53,12 +53,15 @@ def parse_rate(rate: str) -> tuple[int, float]:
         "m": "minute",
         "h": "hour",
     }.get(match.group(3), match.group(3))
-    if match is None or unit not in _UNITS or int(match.group(1)) < 1:
+    try:
+        count = float(match.group(2) or 1) if match else 0.0
+    except ValueError:  # "." alone
+        count = 0.0
+    if match is None or unit not in _UNITS or int(match.group(1)) < 1 or count <= 0:
         raise ValueError(
             f"rate {rate!r}: write it as N/unit or N per M units, e.g. 100/minute, "
-            "5 per 10 seconds (units: second, minute, hour, day)"
+            "5 per 10 seconds (units: second, minute, hour, day; N and M above 0)"
         )
-    count = float(match.group(2)) if match.group(2) else 1.0
     return int(match.group(1)), count * _UNITS[unit]
 
 
