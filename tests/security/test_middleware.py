@@ -135,6 +135,12 @@ def test_error_responses_pass_through_the_middleware(serve):
 def test_cors_wildcard_without_credentials_and_never_with():
     with pytest.raises(ValueError, match="every site"):
         CORS(["*"], allow_credentials=True)
+    # Any site's sandboxed iframe (or a data: URL) sends Origin: null: the same as "*".
+    with pytest.raises(ValueError, match="Origin: null"):
+        CORS(["null"], allow_credentials=True)
+    with pytest.raises(ValueError, match="Origin: null"):
+        CORS(allow_origin_regex=r".*", allow_credentials=True)
+    assert CORS(["null"]).allowed("null")  # without credentials: the page's choice
     from porch.web.testing import TestClient
 
     app = bare()

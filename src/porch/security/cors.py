@@ -6,7 +6,8 @@ with the grants when the origin, the method and every requested header are allow
 403 saying which was not. An actual request gets Access-Control-Allow-Origin when its
 origin is allowed (the browser then lets the page read the response). Every response says
 ``Vary: Origin`` (also those to requests without one, and errors), except with ``"*"``;
-``*`` is never sent with credentials, and asking for both is an error when the middleware
+``*`` is never sent with credentials, and asking for both (or for the origin ``null``,
+which any site's sandboxed iframe sends, with credentials) is an error when the middleware
 is made.
 """
 
@@ -50,6 +51,11 @@ class CORS:
             )
         self.origins = frozenset(origin.lower() for origin in origins if origin != "*")
         self.regex = re.compile(allow_origin_regex) if allow_origin_regex else None
+        if allow_credentials and self.allowed("null"):
+            raise ValueError(
+                "CORS: allowing the origin 'null' with allow_credentials=True would let every "
+                "site read your users' data (any site's sandboxed iframe sends Origin: null)"
+            )
         self.methods = [method.upper() for method in allow_methods]
         headers = [header.lower() for header in allow_headers]
         self.any_header = "*" in headers
