@@ -64,16 +64,20 @@ def bank() -> App:
     return app
 
 
-def attacker(target: str) -> App:
+def attacker(action: str, **fixed: str) -> App:
+    """A page posting a form to `action`: the `fixed` fields, and the ``csrf_token`` of its
+    query string when given (as if it had leaked)."""
     app = App(sessions=False, csrf=False)
 
     @app.get("/")
     async def page(token: str = "") -> HTMLResponse:
+        fields = {**fixed, "csrf_token": token} if token else fixed
+        inputs = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+            for name, value in fields.items()
+        )
         return HTMLResponse(
-            f'<form method="post" action="{target}/transfer">'
-            f'<input type="hidden" name="csrf_token" value="{html.escape(token)}">'
-            '<input type="hidden" name="amount" value="1000"><button id="send">Win!</button>'
-            "</form>"
+            f'<form method="post" action="{action}">{inputs}<button id="send">Win!</button></form>'
         )
 
     return app
@@ -91,7 +95,7 @@ def test_same_origin_form_posts_and_another_origin_is_refused(
         token = page.goto(site.url + "/transfer") and page.input_value("[name=csrf_token]")
         cookies = {c["name"] for c in page.context.cookies(site.url)}
         assert {"porch_session", "porch_csrf"} <= cookies
-        with serve(attacker(site.url)) as evil:
+        with serve(attacker(site.url + "/transfer", amount="1000")) as evil:
             assert evil.url != site.url  # same host, another port: another origin
             page.goto(f"{evil.url}/?token={token}")
             with page.expect_response(site.url + "/transfer") as answer:
@@ -118,25 +122,11 @@ def login_site() -> App:
     return app
 
 
-def login_forger(target: str) -> App:
-    app = App(sessions=False, csrf=False)
-
-    @app.get("/")
-    async def page() -> HTMLResponse:
-        return HTMLResponse(
-            f'<form method="post" action="{target}/login">'
-            '<input type="hidden" name="user" value="mallory"><button id="send">Win!</button>'
-            "</form>"
-        )
-
-    return app
-
-
 def test_another_site_cannot_sign_the_visitor_in(
     browser: Browser, serve: Callable[..., Any]
 ) -> None:
     with serve(login_site()) as site, new_page(browser) as page:
-        with serve(login_forger(site.url)) as evil:
+        with serve(attacker(site.url + "/login", user="mallory")) as evil:
             forger = evil.url.replace("127.0.0.1", "localhost")  # another site
             page.goto(forger + "/")
             with page.expect_response(site.url + "/login") as answer:
