@@ -269,6 +269,38 @@ def test_gzip(serve):
         assert "content-encoding" not in events.headers
 
 
+def test_a_compressed_stream_that_is_never_sent_is_still_closed(serve):
+    """A HEAD (or a client gone) never iterates the body: closing the compressing wrapper
+    before it started skipped its finally, and the handler's stream (a cursor, a file)
+    stayed open."""
+    import threading
+
+    closed = threading.Event()
+    app = bare()
+    app.middleware(GZip(minimum_size=1))
+
+    class Rows:  # a body holding a resource (a cursor) until its aclose()
+        def __aiter__(self):
+            return self.lines()
+
+        async def lines(self):
+            for i in range(3):
+                yield f"row {i}\n"
+
+        async def aclose(self) -> None:
+            closed.set()
+
+    @app.get("/rows")
+    async def rows() -> StreamingResponse:
+        return StreamingResponse(Rows(), media_type="text/plain")
+
+    with serve(app) as server, httpx.Client(base_url=server.url) as client:
+        head = client.head("/rows", headers={"accept-encoding": "gzip"})
+        assert head.status_code == 200
+        assert head.headers["content-encoding"] == "gzip"
+        assert closed.wait(5), "the handler's stream was never closed"
+
+
 def test_accept_encoding_parsing():
     assert accepts_gzip("gzip, deflate, br")
     assert accepts_gzip("br;q=1.0, gzip;q=0.5")
