@@ -372,6 +372,31 @@ def test_retry_after_is_when_a_request_fits_again():
         assert int(refused.headers["retry-after"]) == reset + 1000 * 3600 // 2
 
 
+def test_ipv6_clients_are_counted_by_their_64_bit_prefix():
+    """One IPv6 subscriber gets a whole /64 (2**64 addresses): counted per address, a
+    client could take a new one for every request and never be limited."""
+    from porch.web.testing import TestClient
+
+    app = bare()
+
+    @app.get("/login")
+    @rate_limit("2/minute")
+    async def login() -> str:
+        return "ok"
+
+    statuses = []
+    for address in ("2001:db8:1:2::1", "2001:db8:1:2::abcd", "2001:db8:1:2:ffff::9"):
+        with TestClient(app, client=(address, 1)) as client:
+            statuses.append(client.get("/login").status_code)
+    assert statuses == [200, 200, 429]
+    with TestClient(app, client=("2001:db8:1:3::1", 1)) as client:  # another /64
+        assert client.get("/login").status_code == 200
+    # IPv4 clients of a dual-stack socket are still counted one by one.
+    for address in ("::ffff:192.0.2.1", "::ffff:192.0.2.2", "::ffff:192.0.2.3"):
+        with TestClient(app, client=(address, 1)) as client:
+            assert client.get("/login").status_code == 200
+
+
 def test_cached_pages_cannot_flush_the_rate_limit_counts():
     """With the in-process default cache, counts and cached responses shared one LRU:
     requesting enough distinct URLs of a cached page evicted a client's count, and with it

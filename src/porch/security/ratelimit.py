@@ -15,13 +15,14 @@ does. Every answer carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
 again (later than the window's end when this window's count weighs on the next). Refused
 requests count too, so a client that keeps hammering stays refused.
 
-The client is ``request.client``'s address, which the server has already taken from the
-Forwarded / X-Forwarded-For headers of trusted proxies only (--forwarded-allow-ips), so a
-client cannot pick its own key by sending those headers.
+The client is ``request.client``'s address (an IPv6 one by its /64), which the server has
+already taken from the Forwarded / X-Forwarded-For headers of trusted proxies only
+(--forwarded-allow-ips), so a client cannot pick its own key by sending those headers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import time
@@ -78,8 +79,21 @@ def _counts() -> MemoryCache:
 
 
 def client_key(request: Request) -> str:
+    """The client's address; for IPv6 its /64, which one subscriber gets whole (counted per
+    address, a client could take a new one for every request)."""
     client = request.client
-    return client[0] if client is not None else "local"
+    if client is None:
+        return "local"
+    address = client[0]
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address.partition("%")[0])
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:  # an IPv4 client of a dual-stack socket: ::ffff:1.2.3.4
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 class RateLimit:
