@@ -191,6 +191,25 @@ def test_etag_middleware_on_every_dynamic_page(serve):
         assert client.post("/page").status_code == 405
 
 
+def test_a_304_keeps_the_cookies_the_handler_set(serve):
+    """Set-Cookie is not metadata of the body: a 304 that dropped it lost the state the
+    handler meant to store (a refreshed login, a preference)."""
+    app = App(sessions=False, csrf=False)
+    app.middleware(ETag())
+
+    @app.get("/page")
+    async def page() -> Response:
+        response = Response(b"the same page", media_type="text/plain")
+        response.set_cookie("seen", "yes")
+        return response
+
+    with serve(app) as server, httpx.Client(base_url=server.url) as client:
+        etag = client.get("/page").headers["etag"]
+        again = httpx.get(server.url + "/page", headers={"if-none-match": etag})
+        assert again.status_code == 304
+        assert again.cookies.get("seen") == "yes"
+
+
 def test_weak_comparison():
     assert etag_matches('W/"a"', '"a"')
     assert etag_matches('"a"', 'W/"a"')

@@ -27,8 +27,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 Invoker = Callable[[Request, dict[str, Any]], Awaitable[Any]]
 
 _UNCACHEABLE = ("no-store", "private", "no-cache")
-# What a 304 repeats from the 200 it stands for (RFC 9110 15.4.5).
-_NOT_MODIFIED_FIELDS = ("cache-control", "content-location", "date", "etag", "expires", "vary")
+# What a 304 repeats from the 200 it stands for (RFC 9110 15.4.5), and the cookies the
+# handler set (state, not metadata of the body: dropping them would lose it).
+_NOT_MODIFIED_FIELDS = (
+    "cache-control",
+    "content-location",
+    "date",
+    "etag",
+    "expires",
+    "vary",
+    "set-cookie",
+)
 
 
 def _directives(value: str | None) -> set[str]:
