@@ -92,6 +92,17 @@ def test_render_with_request_url_for_and_autoescape(site: tuple[porch.App, Templ
         assert client.get("/feed", params={"title": "a & b"}).text == "<t>a &amp; b</t>"
 
 
+def test_jinja_suffixes_keep_the_escaping_of_the_page(tmp_path: Path) -> None:
+    """``page.html.j2`` (the convention of editors and Ansible) is an HTML page: it was
+    rendered unescaped, as an unknown extension, into a text/html response."""
+    body = {"page.html.j2": "{{ v }}", "page.jinja": "{{ v }}", "mail.txt.jinja2": "{{ v }}"}
+    write(tmp_path, body)
+    templates = Templates(tmp_path)
+    assert templates.get_template("page.html.j2").render(v="<b>") == "&lt;b&gt;"
+    assert templates.get_template("page.jinja").render(v="<b>") == "&lt;b&gt;"
+    assert templates.get_template("mail.txt.jinja2").render(v="<b>") == "<b>"
+
+
 def test_text_templates_are_not_escaped_but_strings_are(site: tuple[porch.App, Templates]) -> None:
     _, templates = site
     assert templates.get_template("note.txt").render(text="<b>") == "<b>"

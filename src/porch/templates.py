@@ -1,7 +1,8 @@
 """Jinja2 templates: ``templates.render(request, "page.html", items=items)`` -> HTMLResponse.
 
-Autoescape is on for .html, .htm, .xml, .xhtml and .svg templates and for strings rendered
-with `render_string` (a value from a user is text, never markup, unless marked ``|safe``).
+Autoescape is on for .html, .htm, .xml, .xhtml and .svg templates (also with a .j2, .jinja
+or .jinja2 suffix, or that suffix alone) and for strings rendered with `render_string` (a
+value from a user is text, never markup, unless marked ``|safe``).
 Every template sees ``request``, ``url_for(name, **params)`` (the app's) and ``csrf_token()``
 (``porch.security.csrf``, imported when first called).
 
@@ -31,6 +32,24 @@ if TYPE_CHECKING:
 __all__ = ["TemplateNotFound", "Templates"]
 
 AUTOESCAPE = ("html", "htm", "xml", "xhtml", "svg")
+_JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
+_ESCAPED = tuple("." + extension for extension in AUTOESCAPE)
+
+
+def autoescape(name: str | None) -> bool:
+    """Escape strings, pages (``.html``...) and pages with a Jinja suffix (``page.html.j2``,
+    and ``page.jinja`` with no other extension: `render` serves it as HTML); not text
+    (``mail.txt``, ``mail.txt.j2``)."""
+    if name is None:
+        return True
+    name = name.lower()
+    for suffix in _JINJA_SUFFIXES:
+        if name.endswith(suffix):
+            name = name.removesuffix(suffix)
+            return name.endswith(_ESCAPED) or "." not in name.rpartition("/")[2]
+    return name.endswith(_ESCAPED)
+
+
 Folder = str | os.PathLike[str]
 
 
@@ -63,9 +82,7 @@ class Templates:
         self.app: App | None = None
         self.context_processors = list(context_processors)
         self._loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(self.folders)])
-        options.setdefault(
-            "autoescape", jinja2.select_autoescape(AUTOESCAPE, default_for_string=True)
-        )
+        options.setdefault("autoescape", autoescape)
         self.env = jinja2.Environment(loader=self._loader, enable_async=enable_async, **options)
         self.env.globals["url_for"] = self._url_for
         self.env.globals["csrf_token"] = _csrf_token

@@ -56,6 +56,18 @@ def make_app(cache) -> tuple[App, list[str]]:
         calls.append("tagged")
         return "<p>same every time</p>"
 
+    @app.get("/link")
+    @cache_response(ttl=60, cache=cache)
+    async def link(request: Request) -> str:
+        calls.append("link")
+        return f"reset at http://{request.host.decode()}/reset"
+
+    @app.get("/me")
+    @cache_response(ttl=60, cache=cache)
+    async def me(request: Request) -> dict[str, object]:
+        calls.append("me")
+        return {"auth": request.headers.get("authorization")}
+
     return app, calls
 
 
@@ -110,6 +122,31 @@ def test_no_store_request_and_response_are_respected(live):
     assert calls.count("private") == calls.count("cookie") == calls.count("missing") == 2
 
 
+def test_the_host_is_part_of_the_key(live):
+    """A forged Host must not poison the page every other visitor gets (the absolute
+    links a page builds from its host), nor one virtual host's page serve another's."""
+    client, calls = live
+    poisoned = client.get("/link", headers={"host": "evil.example"})
+    assert poisoned.text == "reset at http://evil.example/reset"
+    assert "evil.example" not in client.get("/link").text
+    assert calls == ["link", "link"]
+    assert "evil.example" not in client.get("/link").text
+    assert calls == ["link", "link"]
+
+
+def test_requests_with_authorization_are_neither_served_nor_stored(live):
+    """As a shared cache does (RFC 9111 3.5): the answer to a request with credentials is
+    that user's, and an anonymous page is not what an authenticated request asked for."""
+    client, calls = live
+    ann = client.get("/me", headers={"authorization": "Bearer ann"})
+    assert ann.json() == {"auth": "Bearer ann"}
+    assert client.get("/me").json() == {"auth": None}
+    bob = client.get("/me", headers={"authorization": "Bearer bob"})
+    assert bob.json() == {"auth": "Bearer bob"}
+    assert client.get("/me").json() == {"auth": None}
+    assert calls == ["me", "me", "me"]
+
+
 def test_etag_and_304_on_if_none_match(live):
     client, calls = live
     first = client.get("/tagged")
@@ -152,6 +189,25 @@ def test_etag_middleware_on_every_dynamic_page(serve):
         assert client.get("/page", headers={"if-none-match": f'"x", {etag}'}).status_code == 304
         assert client.get("/page?name=ann", headers={"if-none-match": etag}).status_code == 200
         assert client.post("/page").status_code == 405
+
+
+def test_a_304_keeps_the_cookies_the_handler_set(serve):
+    """Set-Cookie is not metadata of the body: a 304 that dropped it lost the state the
+    handler meant to store (a refreshed login, a preference)."""
+    app = App(sessions=False, csrf=False)
+    app.middleware(ETag())
+
+    @app.get("/page")
+    async def page() -> Response:
+        response = Response(b"the same page", media_type="text/plain")
+        response.set_cookie("seen", "yes")
+        return response
+
+    with serve(app) as server, httpx.Client(base_url=server.url) as client:
+        etag = client.get("/page").headers["etag"]
+        again = httpx.get(server.url + "/page", headers={"if-none-match": etag})
+        assert again.status_code == 304
+        assert again.cookies.get("seen") == "yes"
 
 
 def test_weak_comparison():

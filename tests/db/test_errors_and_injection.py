@@ -57,6 +57,24 @@ def test_passwords_are_never_shown() -> None:
     assert "hunter2" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # A password with a raw @ (not percent-encoded): SQLAlchemy takes part of it for
+        # the host, which then showed in "cannot connect to PostgreSQL at cr3t@host".
+        ("postgresql://user:se@cr3t@host/db", "percent-encode"),
+        ("postgresql+foo://user:se/cr3t@host/db", "unknown driver"),
+        ("postgresql+foo://user@server:cr3t@host/db", "unknown driver"),
+        ("postgresql://user:se/cr3t@host:port/db", "is malformed"),  # was a bare ValueError
+    ],
+)
+def test_a_password_with_reserved_characters_is_never_shown(url: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected) as caught:
+        Database(url)
+    assert "cr3t" not in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
 def test_urls_are_mapped_to_porchs_drivers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,11 @@ names the Origin, and porch checks only requests that carry cookies, so seeing i
 the cookies were sent. If a future Chromium stopped sending Lax cookies to another port of
 the same host, the post would arrive without cookies and be accepted: the test then fails
 with a message saying so, and should move to a same-site, cross-origin pair of hostnames.
+
+The cookie-less case has its own test: a page on another SITE (``localhost``) posts a login
+form to the app (``127.0.0.1``). The browser sends it without cookies, and a login handler
+would sign the visitor in as the attacker (login CSRF); porch refuses a form that another
+origin posted even without cookies.
 """
 
 from __future__ import annotations
@@ -59,16 +64,20 @@ def bank() -> App:
     return app
 
 
-def attacker(target: str) -> App:
+def attacker(action: str, **fixed: str) -> App:
+    """A page posting a form to `action`: the `fixed` fields, and the ``csrf_token`` of its
+    query string when given (as if it had leaked)."""
     app = App(sessions=False, csrf=False)
 
     @app.get("/")
     async def page(token: str = "") -> HTMLResponse:
+        fields = {**fixed, "csrf_token": token} if token else fixed
+        inputs = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+            for name, value in fields.items()
+        )
         return HTMLResponse(
-            f'<form method="post" action="{target}/transfer">'
-            f'<input type="hidden" name="csrf_token" value="{html.escape(token)}">'
-            '<input type="hidden" name="amount" value="1000"><button id="send">Win!</button>'
-            "</form>"
+            f'<form method="post" action="{action}">{inputs}<button id="send">Win!</button></form>'
         )
 
     return app
@@ -86,7 +95,7 @@ def test_same_origin_form_posts_and_another_origin_is_refused(
         token = page.goto(site.url + "/transfer") and page.input_value("[name=csrf_token]")
         cookies = {c["name"] for c in page.context.cookies(site.url)}
         assert {"porch_session", "porch_csrf"} <= cookies
-        with serve(attacker(site.url)) as evil:
+        with serve(attacker(site.url + "/transfer", amount="1000")) as evil:
             assert evil.url != site.url  # same host, another port: another origin
             page.goto(f"{evil.url}/?token={token}")
             with page.expect_response(site.url + "/transfer") as answer:
@@ -98,3 +107,32 @@ def test_same_origin_form_posts_and_another_origin_is_refused(
                 "did not send the Lax cookies to another port of the same host (see the module)"
             )
             assert f"Origin {evil.url} does not match {site.url}" in body
+
+
+def login_site() -> App:
+    app = App(secret_key="b" * 32)
+
+    @app.post("/login")
+    async def login(request: Request) -> HTMLResponse:
+        form = await request.form()
+        request.session.regenerate()
+        request.session["user"] = str(form["user"])
+        return HTMLResponse(f"<p id='done'>signed in as {html.escape(str(form['user']))}</p>")
+
+    return app
+
+
+def test_another_site_cannot_sign_the_visitor_in(
+    browser: Browser, serve: Callable[..., Any]
+) -> None:
+    with serve(login_site()) as site, new_page(browser) as page:
+        with serve(attacker(site.url + "/login", user="mallory")) as evil:
+            forger = evil.url.replace("127.0.0.1", "localhost")  # another site
+            page.goto(forger + "/")
+            with page.expect_response(site.url + "/login") as answer:
+                page.click("#send")
+            body = page.text_content("body") or ""
+            assert answer.value.status == 403, f"the forged login was accepted: {body!r}"
+            assert f"Origin {forger} does not match {site.url}" in body
+            cookies = {c["name"] for c in page.context.cookies(site.url)}
+            assert "porch_session" not in cookies

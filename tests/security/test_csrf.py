@@ -127,6 +127,26 @@ def test_requests_without_cookies_pass(live):
     assert response.status_code == 200
 
 
+def test_a_cross_site_form_without_cookies_is_refused(live):
+    """SameSite=Lax keeps a browser's cookies off a cross-site POST, so a forged form
+    arrives cookieless; letting it through would let another site log the visitor into
+    the attacker's account (login CSRF)."""
+    server, _ = live
+    url = server.url + "/submit"
+    evil = {"Origin": "https://evil.example"}
+    response = httpx.post(url, data={"user": "mallory"}, headers=evil)
+    assert response.status_code == 403
+    assert "Origin https://evil.example does not match" in response.text
+    plain = httpx.post(url, content=b"x=1", headers={**evil, "content-type": "text/plain"})
+    assert plain.status_code == 403
+    nulled = httpx.post(url, data={"user": "mallory"}, headers={"Origin": "null"})
+    assert nulled.status_code == 403
+    # The app's own form, a client without Origin and a cross-origin JSON API call pass.
+    assert httpx.post(url, data={"a": "1"}, headers={"Origin": server.url}).status_code == 200
+    assert httpx.post(url, data={"a": "1"}).status_code == 200
+    assert httpx.post(url, json={"a": 1}, headers=evil).status_code == 200
+
+
 def test_a_token_without_its_cookie_is_refused(live):
     server, client = live
     token = token_from(client)
@@ -159,6 +179,21 @@ def test_app_wide_off_and_trusted_origins():
             "/submit", data={"csrf_token": token}, headers={"Origin": "https://example.com.evil"}
         )
         assert refused.status_code == 403
+
+
+def test_trusted_origins_are_compared_as_origins():
+    """Case and the scheme's default port do not matter in an origin, in a trusted
+    wildcard as in an exact one."""
+    trusted = CSRF(trusted_origins=("https://*.Example.com:443", "HTTPS://Admin.example.org"))
+    assert trusted.origin_trusted("https://shop.example.com")
+    assert trusted.origin_trusted("https://admin.example.org")
+    assert not trusted.origin_trusted("https://example.com")
+    assert not trusted.origin_trusted("http://shop.example.com")
+    with TestClient(make_app(csrf=trusted)) as client:
+        token = token_from(client)
+        origin = {"Origin": "https://Shop.Example.com:443"}
+        response = client.post("/submit", data={"csrf_token": token}, headers=origin)
+        assert response.status_code == 200
 
 
 def test_https_requires_origin_or_referer():

@@ -96,11 +96,51 @@ def test_cors_simple_requests(cors_server):
     assert refused.headers["vary"] == "Origin"
     same = cors_server.get("/data")
     assert "access-control-allow-origin" not in same.headers
+    # A shared cache must not hand this answer (no grant) to a cross-origin request.
+    assert same.headers["vary"] == "Origin"
+
+
+def test_error_responses_pass_through_the_middleware(serve):
+    """A 404, a refused validation or a CSRF 403 is still a response the middleware
+    finishes: a page's script can read why its call failed (CORS), an error page is not
+    framable, and it says Vary: Origin like the rest."""
+    from porch import HTTPError
+
+    app = App(secret_key="k" * 32)
+    app.middleware(CORS(["https://app.example"]))
+    app.middleware(SecurityHeaders())
+
+    @app.get("/teapot")
+    async def teapot() -> str:
+        raise HTTPError(418, "short and stout")
+
+    @app.post("/form")
+    async def form() -> str:
+        return "never without a token"
+
+    origin = {"Origin": "https://app.example"}
+    with serve(app) as server, httpx.Client(base_url=server.url) as client:
+        for response in (
+            client.get("/teapot", headers=origin),
+            client.get("/nowhere", headers=origin),
+            client.post("/form", headers={**origin, "cookie": "porch_csrf=x"}),
+        ):
+            assert response.status_code in (418, 404, 403)
+            assert response.headers["access-control-allow-origin"] == "https://app.example"
+            assert "Origin" in response.headers["vary"]
+            assert response.headers["x-frame-options"] == "DENY"
+        assert client.get("/teapot").text == "short and stout\n"
 
 
 def test_cors_wildcard_without_credentials_and_never_with():
     with pytest.raises(ValueError, match="every site"):
         CORS(["*"], allow_credentials=True)
+    # Any site's sandboxed iframe (or a data: URL) sends Origin: null: the same as "*".
+    with pytest.raises(ValueError, match="Origin: null"):
+        CORS(["null"], allow_credentials=True)
+    with pytest.raises(ValueError, match="Origin: null"):
+        CORS(allow_origin_regex=r".*", allow_credentials=True)
+    assert CORS(["null"]).allowed("null")  # without credentials: the page's choice
     from porch.web.testing import TestClient
 
     app = bare()
@@ -159,6 +199,13 @@ def test_trusted_hosts_refuse_other_hosts_with_400(serve):
         assert b"Invalid Host header 'evil.example'" in refused
         assert status("example.org").startswith(b"HTTP/1.1 400")  # only subdomains
         assert status("notexample.com").startswith(b"HTTP/1.1 400")
+        # The fully qualified form (trailing dot) with a port, any case; IPv6 literals.
+        assert status("Example.COM.:8080").startswith(b"HTTP/1.1 200")
+        assert status("example.com.").startswith(b"HTTP/1.1 200")
+        assert status("example.com.evil:80").startswith(b"HTTP/1.1 400")
+    ipv6 = TrustedHosts(["::1", "[fe80::2]"])
+    assert ipv6.allowed("[::1]:8000") and ipv6.allowed("[FE80::2]")
+    assert not ipv6.allowed("[::2]") and not ipv6.allowed("::1:80")
 
 
 # gzip ----------------------------------------------------------------------------------------
@@ -222,6 +269,38 @@ def test_gzip(serve):
         assert "content-encoding" not in events.headers
 
 
+def test_a_compressed_stream_that_is_never_sent_is_still_closed(serve):
+    """A HEAD (or a client gone) never iterates the body: closing the compressing wrapper
+    before it started skipped its finally, and the handler's stream (a cursor, a file)
+    stayed open."""
+    import threading
+
+    closed = threading.Event()
+    app = bare()
+    app.middleware(GZip(minimum_size=1))
+
+    class Rows:  # a body holding a resource (a cursor) until its aclose()
+        def __aiter__(self):
+            return self.lines()
+
+        async def lines(self):
+            for i in range(3):
+                yield f"row {i}\n"
+
+        async def aclose(self) -> None:
+            closed.set()
+
+    @app.get("/rows")
+    async def rows() -> StreamingResponse:
+        return StreamingResponse(Rows(), media_type="text/plain")
+
+    with serve(app) as server, httpx.Client(base_url=server.url) as client:
+        head = client.head("/rows", headers={"accept-encoding": "gzip"})
+        assert head.status_code == 200
+        assert head.headers["content-encoding"] == "gzip"
+        assert closed.wait(5), "the handler's stream was never closed"
+
+
 def test_accept_encoding_parsing():
     assert accepts_gzip("gzip, deflate, br")
     assert accepts_gzip("br;q=1.0, gzip;q=0.5")
@@ -242,6 +321,10 @@ def test_parse_rate():
     assert parse_rate("1000/hour") == (1000, 3600)
     with pytest.raises(ValueError, match="N/unit"):
         parse_rate("lots")
+    # A zero period divided by zero on every request (500s); "." was a bare float error.
+    for rate in ("5 per 0 seconds", "5/0s", "5 per 0.0 minutes", "5 per . seconds"):
+        with pytest.raises(ValueError, match="N/unit"):
+            parse_rate(rate)
 
 
 def test_rate_limit_per_route_in_memory():
@@ -260,11 +343,88 @@ def test_rate_limit_per_route_in_memory():
         assert [r.headers["ratelimit-remaining"] for r in answers] == ["2", "1", "0"]
         refused = client.get("/login")
         assert refused.status_code == 429
-        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert 30 < int(refused.headers["retry-after"]) <= 90  # window end + half a period
         assert "limit is 3 per 60 seconds" in refused.text
         assert client.get("/data").status_code == 200  # another route: not limited
     with TestClient(app, client=("10.0.0.9", 1)) as other_client:
         assert other_client.get("/login").status_code == 200  # another client
+
+
+def test_retry_after_is_when_a_request_fits_again():
+    """The previous window's count still weighs on the next one: a client that waits the
+    Retry-After it was given must get through, not a new 429. Four hits on a limit of
+    3 (the refused one counts) weigh 4 * (1 - x/period) at x into the next window, and one
+    more fits when that is at most 2: half a period into it."""
+    from porch.web.testing import TestClient
+
+    app = bare()
+
+    @app.get("/login")
+    @rate_limit("3 per 1000 hours")  # so long a window that a test never straddles two
+    async def login() -> str:
+        return "ok"
+
+    with TestClient(app) as client:
+        assert [client.get("/login").status_code for _ in range(3)] == [200] * 3
+        refused = client.get("/login")
+        assert refused.status_code == 429
+        reset = int(refused.headers["ratelimit-reset"])  # the end of this window
+        assert int(refused.headers["retry-after"]) == reset + 1000 * 3600 // 2
+
+
+def test_ipv6_clients_are_counted_by_their_64_bit_prefix():
+    """One IPv6 subscriber gets a whole /64 (2**64 addresses): counted per address, a
+    client could take a new one for every request and never be limited."""
+    from porch.web.testing import TestClient
+
+    app = bare()
+
+    @app.get("/login")
+    @rate_limit("2/minute")
+    async def login() -> str:
+        return "ok"
+
+    statuses = []
+    for address in ("2001:db8:1:2::1", "2001:db8:1:2::abcd", "2001:db8:1:2:ffff::9"):
+        with TestClient(app, client=(address, 1)) as client:
+            statuses.append(client.get("/login").status_code)
+    assert statuses == [200, 200, 429]
+    with TestClient(app, client=("2001:db8:1:3::1", 1)) as client:  # another /64
+        assert client.get("/login").status_code == 200
+    # IPv4 clients of a dual-stack socket are still counted one by one.
+    for address in ("::ffff:192.0.2.1", "::ffff:192.0.2.2", "::ffff:192.0.2.3"):
+        with TestClient(app, client=(address, 1)) as client:
+            assert client.get("/login").status_code == 200
+
+
+def test_cached_pages_cannot_flush_the_rate_limit_counts():
+    """With the in-process default cache, counts and cached responses shared one LRU:
+    requesting enough distinct URLs of a cached page evicted a client's count, and with it
+    the login limit."""
+    from porch.cache import MemoryCache, cache_response, set_default_cache
+    from porch.web.testing import TestClient
+
+    set_default_cache(MemoryCache("porch:", max_entries=20))
+    try:
+        app = bare()
+
+        @app.post("/login")
+        @rate_limit("2/minute")
+        async def login() -> str:
+            return "ok"
+
+        @app.get("/page")
+        @cache_response(ttl=60)
+        async def page() -> str:
+            return "a page"
+
+        with TestClient(app) as client:
+            assert [client.post("/login").status_code for _ in range(2)] == [200, 200]
+            for n in range(50):
+                assert client.get(f"/page?n={n}").status_code == 200
+            assert client.post("/login").status_code == 429
+    finally:
+        set_default_cache(None)
 
 
 def test_rate_limit_shared_by_two_servers_through_redis(serve, redis_prefix):

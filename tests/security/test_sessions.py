@@ -149,6 +149,26 @@ def test_a_session_too_big_for_a_cookie_is_an_error_naming_its_size():
         assert client.get("/big").status_code == 500
 
 
+def test_in_place_operators_are_saved():
+    """``session |= {...}`` is dict's own C code, which never calls the overridden update:
+    the change was silently lost."""
+    app = App(secret_key=KEY)
+
+    @app.get("/merge")
+    async def merge(request: Request) -> str:
+        session = request.session
+        session |= {"cart": ["tea"]}
+        return "merged"
+
+    @app.get("/cart")
+    async def cart(request: Request) -> str:
+        return ",".join(request.session.get("cart", []))
+
+    with TestClient(app) as client:
+        assert "porch_session" in client.get("/merge").cookies
+        assert client.get("/cart").text == "tea"
+
+
 def test_clear_deletes_the_cookie():
     with TestClient(counter_app(secret_key=KEY, csrf=False)) as client:
         client.get("/count")

@@ -1,10 +1,11 @@
 """Whole-response caching for handlers, and ETags with 304s for dynamic responses.
 
-`@cache_response(ttl=60)` stores a handler's response under its URL (path and the full
-query string) and the request headers its response varies on. Like a shared HTTP cache it
-is careful about what it keeps: only GET/HEAD, only a 200 with a bytes body, never a
-response that sets a cookie, says ``Cache-Control: no-store/private/no-cache`` or
-``Vary: *``, nor one built from the session; a request that says ``Cache-Control:
+`@cache_response(ttl=60)` stores a handler's response under its URL (scheme, host, path
+and the full query string) and the request headers its response varies on. Like a shared
+HTTP cache it is careful about what it keeps: only GET/HEAD, only a 200 with a bytes body,
+never a response that sets a cookie, says ``Cache-Control: no-store/private/no-cache`` or
+``Vary: *``, nor one built from the session; a request with ``Authorization`` goes to
+the handler (unless ``vary=["Authorization"]``); a request that says ``Cache-Control:
 no-store`` or ``no-cache`` (a reload) gets a fresh response.
 """
 
@@ -26,8 +27,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 Invoker = Callable[[Request, dict[str, Any]], Awaitable[Any]]
 
 _UNCACHEABLE = ("no-store", "private", "no-cache")
-# What a 304 repeats from the 200 it stands for (RFC 9110 15.4.5).
-_NOT_MODIFIED_FIELDS = ("cache-control", "content-location", "date", "etag", "expires", "vary")
+# What a 304 repeats from the 200 it stands for (RFC 9110 15.4.5), and the cookies the
+# handler set (state, not metadata of the body: dropping them would lose it).
+_NOT_MODIFIED_FIELDS = (
+    "cache-control",
+    "content-location",
+    "date",
+    "etag",
+    "expires",
+    "vary",
+    "set-cookie",
+)
 
 
 def _directives(value: str | None) -> set[str]:
@@ -65,8 +75,12 @@ def cache_response(
 
         def wrap(invoker: Invoker) -> Invoker:
             async def call(request: Request, params: dict[str, Any]) -> Response:
-                if request.method not in ("GET", "HEAD"):
-                    return to_response(await invoker(request, params))
+                if request.method not in ("GET", "HEAD") or (
+                    "authorization" in request.headers and "authorization" not in extra
+                ):
+                    # An authenticated request's answer is that user's (RFC 9111 3.5).
+                    response = to_response(await invoker(request, params))
+                    return etag_response(request, response) if etag else response
                 store = resolve_cache(cache)
                 response = await _cached(request, params, invoker, store, label, extra, ttl)
                 return etag_response(request, response) if etag else response
@@ -87,7 +101,12 @@ async def _cached(
     extra: list[str],
     ttl: float,
 ) -> Response:
-    url = request.raw_path.decode("latin-1") + "?" + request.query_string.decode("latin-1")
+    # The scheme and Host are part of the URL: a page built from a forged Host must not
+    # become every visitor's, nor one virtual host's page another's.
+    host = request.host.decode("latin-1").lower() if request.host else ""
+    url = f"{request.scheme}://{host}{request.raw_path.decode('latin-1')}?" + (
+        request.query_string.decode("latin-1")
+    )
     base = f"resp:{label}:{hashlib.blake2b(url.encode(), digest_size=16).hexdigest()}"
     asked = _directives(request.headers.get("cache-control"))
     fresh = "no-cache" in asked or "no-store" in asked

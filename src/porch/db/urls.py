@@ -28,7 +28,9 @@ _KNOWN = {
     "postgresql": {"", "asyncpg", "psycopg", "psycopg2", "psycopg_async"},
 }
 _ALIASES = {"postgres": "postgresql"}
-_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+# To the last @: a user name (user@server) or password may hold a raw @ or / (not
+# percent-encoded), and no part of the password may show.
+_PASSWORD = re.compile(r"(://[^:/]*):.*@")
 
 
 class Target:
@@ -69,11 +71,16 @@ def resolve(url: str | URL | None, root: Path) -> Target:
     text = url if url is not None else os.environ.get(ENV_VAR) or f"sqlite:///{root / 'porch.db'}"
     try:
         parsed = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ConfigError(
             f"database URL {shown(str(text))!r} is malformed: expected "
             "postgresql://user:password@host:port/database or sqlite:///path/to/file.db"
         ) from None
+    if parsed.host and "@" in parsed.host:
+        raise ConfigError(
+            f"database URL {shown(str(text))!r}: the password holds an @: percent-encode it "
+            "(@ is %40; urllib.parse.quote(password, safe='') encodes them all)"
+        )
     backend, _, driver = parsed.drivername.partition("+")
     backend = _ALIASES.get(backend, backend)
     if backend not in _ASYNC:

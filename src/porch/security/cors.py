@@ -4,9 +4,11 @@
 A preflight (OPTIONS with Origin and Access-Control-Request-Method) is answered here: 204
 with the grants when the origin, the method and every requested header are allowed, else a
 403 saying which was not. An actual request gets Access-Control-Allow-Origin when its
-origin is allowed (the browser then lets the page read the response). Responses that depend
-on Origin say ``Vary: Origin``; ``*`` is never sent with credentials, and asking for both is
-an error when the middleware is made.
+origin is allowed (the browser then lets the page read the response). Every response says
+``Vary: Origin`` (also those to requests without one, and errors), except with ``"*"``;
+``*`` is never sent with credentials, and asking for both (or for the origin ``null``,
+which any site's sandboxed iframe sends, with credentials) is an error when the middleware
+is made.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class CORS:
             )
         self.origins = frozenset(origin.lower() for origin in origins if origin != "*")
         self.regex = re.compile(allow_origin_regex) if allow_origin_regex else None
+        if allow_credentials and self.allowed("null"):
+            raise ValueError(
+                "CORS: allowing the origin 'null' with allow_credentials=True would let every "
+                "site read your users' data (any site's sandboxed iframe sends Origin: null)"
+            )
         self.methods = [method.upper() for method in allow_methods]
         headers = [header.lower() for header in allow_headers]
         self.any_header = "*" in headers
@@ -66,7 +73,11 @@ class CORS:
         headers = request.headers
         origin = headers.get("origin")
         if origin is None:
-            return await call_next(request)
+            response = await call_next(request)
+            if not self.any_origin or self.credentials:
+                # This answer (without the grant) must not be reused for a cross-origin one.
+                add_vary(response, "Origin")
+            return response
         wanted = headers.get("access-control-request-method")
         if request.method == "OPTIONS" and wanted is not None:
             return self.preflight(origin, wanted, headers.get("access-control-request-headers"))

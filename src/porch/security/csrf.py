@@ -12,7 +12,8 @@ came from the app's own pages, two ways:
 The token's secret is 32 random bytes in its own cookie (``porch_csrf``), signed with the
 app's key; `csrf_token()` returns it masked with fresh random bytes on every call (as Django
 does), so a compressed page never repeats a secret byte string (BREACH). A request without
-cookies has no ambient authority to abuse and passes: JSON API clients are unaffected.
+cookies has no ambient authority to abuse and passes (JSON API clients are unaffected),
+unless it is a form that another origin's page posted (login CSRF): its Origin is checked.
 
 Exempt a route with ``@csrf_exempt``, a blueprint with ``Blueprint(..., csrf=False)``, the
 whole app with ``App(csrf=False)``. A refusal is a 403 whose body says what was wrong.
@@ -41,6 +42,8 @@ SECRET_BYTES = 32
 EXEMPT = "__porch_csrf_exempt__"
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# What an HTML form on another site can send (no CORS preflight needed).
+_SIMPLE_TYPES = (*_FORM_TYPES, "text/plain")
 
 
 class CSRFError(HTTPError):
@@ -75,6 +78,9 @@ class CSRF:
                     f"trusted origin {origin!r} must be scheme://host[:port], "
                     "e.g. https://example.com or https://*.example.com"
                 )
+        # Compared as the request's origin is: lowercase, without the default port.
+        normal = tuple(_normal(origin) for origin in self.trusted_origins)
+        object.__setattr__(self, "trusted_origins", normal)
 
     def origin_trusted(self, origin: str) -> bool:
         for trusted in self.trusted_origins:
@@ -82,7 +88,7 @@ class CSRF:
                 scheme, _, pattern = trusted.partition("://*.")
                 if origin.startswith(scheme + "://") and origin.endswith("." + pattern):
                     return True
-            elif _normal(trusted) == origin:
+            elif trusted == origin:
                 return True
         return False
 
@@ -173,6 +179,15 @@ def check_origin(request: Request, settings: CSRF) -> None:
     seen = _normal(f"{parts.scheme}://{parts.netloc}")
     if seen != expected and not settings.origin_trusted(seen):
         raise CSRFError(f"Referer {seen} does not match {expected} nor a trusted origin")
+
+
+def check_cookieless(request: Request, settings: CSRF) -> None:
+    """A request without cookies has no session to abuse, but with SameSite=Lax cookies
+    every cross-site form post arrives without them: refuse a form another origin posted
+    (it could log the visitor into the attacker's account: login CSRF). Clients that send
+    no Origin (curl, servers) and cross-origin JSON calls (CORS-checked) are not forms."""
+    if "origin" in request.headers and request.content_type in _SIMPLE_TYPES:
+        check_origin(request, settings)
 
 
 async def submitted_token(request: Request, settings: CSRF) -> str | None:

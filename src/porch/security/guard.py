@@ -13,7 +13,7 @@ from typing import Any
 from porch.request import Request
 from porch.response import Response
 from porch.security.context import RequestContext
-from porch.security.csrf import CSRF, SAFE_METHODS, check_origin, check_token
+from porch.security.csrf import CSRF, SAFE_METHODS, check_cookieless, check_origin, check_token
 from porch.security.keys import KeyRing, current_env, resolve_keys
 from porch.security.sessions import CookieStore, ServerStore, Sessions, make_store
 
@@ -78,15 +78,19 @@ class Guard:
         return response
 
     def protect(self, invoker: Invoker) -> Invoker:
-        """`invoker` behind the CSRF check (unsafe methods on requests with cookies)."""
+        """`invoker` behind the CSRF check (unsafe methods on requests with cookies; the
+        Origin alone of cross-origin forms without them)."""
         settings = self.csrf_settings
 
         async def call(request: Request, params: dict[str, Any]) -> Any:
-            if request.method not in SAFE_METHODS and request.cookies:
-                check_origin(request, settings)
-                from porch.security.context import context
+            if request.method not in SAFE_METHODS:
+                if request.cookies:
+                    check_origin(request, settings)
+                    from porch.security.context import context
 
-                await check_token(request, settings, context(request).cookie_secret())
+                    await check_token(request, settings, context(request).cookie_secret())
+                else:
+                    check_cookieless(request, settings)
             return await invoker(request, params)
 
         return call

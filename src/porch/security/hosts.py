@@ -3,7 +3,8 @@
 ``app.middleware(TrustedHosts(["example.com", "*.example.com"]))``. Without it, a forged
 Host header flows into absolute URLs the app builds (password-reset links, redirects) and
 into cache keys. ``*.example.com`` matches subdomains (not example.com itself); ``*``
-matches all. The port is ignored. A refusal is a 400 naming the host.
+matches all. The port, the case and a trailing dot are ignored; an IPv6 address is
+written with or without its brackets. A refusal is a 400 naming the host.
 """
 
 from __future__ import annotations
@@ -19,15 +20,24 @@ Next = Callable[[Request], Awaitable[Response]]
 
 
 def _hostname(host: str) -> str:
-    host = host.strip().lower().rstrip(".")
+    """The name without its port, lowercased, without the trailing dot of its fully
+    qualified form (``Example.com.:8000`` is ``example.com``)."""
+    host = host.strip().lower()
     if host.startswith("["):  # an IPv6 literal: [::1]:8000
         return host.partition("]")[0] + "]"
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+    if host.count(":") == 1:
+        host = host.rpartition(":")[0]
+    return host.rstrip(".")
+
+
+def _allowed_name(host: str) -> str:
+    host = host.strip().lower().rstrip(".")
+    return f"[{host}]" if host.count(":") > 1 and not host.startswith("[") else host  # ::1
 
 
 class TrustedHosts:
     def __init__(self, allowed_hosts: Iterable[str]) -> None:
-        hosts = [host.strip().lower().rstrip(".") for host in allowed_hosts]
+        hosts = [_allowed_name(host) for host in allowed_hosts]
         if not hosts:
             raise ValueError("TrustedHosts needs at least one host (or '*')")
         self.any = "*" in hosts

@@ -84,6 +84,11 @@ class Session(dict[str, Any]):
         self.modified = True
         super().update(*args, **kwargs)
 
+    def __ior__(self, other: Any) -> Session:  # type: ignore[override,misc]
+        self.modified = True  # dict's own |= does not go through update()
+        super().update(other)
+        return self
+
     def regenerate(self) -> None:
         """Give the session a new id, keeping its data (against session fixation: call it
         on login and on any change of privilege). Also renews the CSRF secret."""

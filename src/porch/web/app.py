@@ -220,7 +220,9 @@ class App(Routes):
                 if not exempt_any((route.endpoint, *(scopes or ()))):
                     invoker = guard.protect(invoker)
             self._invokers[id(route)] = invoker
-        chain: Handler = self._dispatch
+        # With middleware, errors become responses inside it (as Starlette's exception
+        # middleware does): CORS, security headers and gzip then finish a 404 or a 403 too.
+        chain: Handler = self._dispatch_handled if self._middleware else self._dispatch
         for middleware in reversed(self._middleware):
             chain = link(middleware, chain)
         self._chain = chain
@@ -306,6 +308,14 @@ class App(Routes):
             if replaced is not None:
                 response = to_response(replaced)
         return response
+
+    async def _dispatch_handled(self, request: Request) -> Response:
+        try:
+            return await self._dispatch(request)
+        except Exception as exc:
+            if not isinstance(exc, HTTPError) and find_handler(self._errors, exc) is None:
+                raise  # unhandled: the server logs it and answers 500
+            return await self._handle_error(request, exc)
 
     async def _handle_error(self, request: Request, exc: Exception) -> Response:
         handler = find_handler(self._errors, exc)

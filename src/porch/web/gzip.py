@@ -90,7 +90,7 @@ class GZip:
                 return response
             response.body = gzip.compress(response.body, self.level, mtime=0)
         else:
-            response.stream = self._stream(response.stream)
+            response.stream = _Compressed(response.stream, self.level)
         headers["content-encoding"] = "gzip"
         if "content-length" in headers:
             del headers["content-length"]
@@ -99,14 +99,33 @@ class GZip:
             headers["etag"] = "W/" + etag
         return response
 
-    async def _stream(self, body: Any) -> AsyncIterator[bytes]:
+
+class _Compressed:
+    """A streamed body, compressed as it streams. Closing it closes the handler's body even
+    when it was never iterated (a HEAD, a client gone before the first chunk), which a
+    generator's ``finally`` would not: it only runs once the generator has started."""
+
+    def __init__(self, body: Any, level: int) -> None:
+        self.body = body
+        self.level = level
+        self.closed = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
         packer = zlib.compressobj(self.level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         try:
-            async for chunk in iterate_body(body):
+            async for chunk in iterate_body(self.body):
                 data = chunk.encode() if isinstance(chunk, str) else chunk
                 out = packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH)
                 if out:
                     yield out
             yield packer.flush()
         finally:
-            await close_body(body)
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await close_body(self.body)
