@@ -35,10 +35,12 @@ from typing import Any
 from porch.datastructures import FRAMING_HEADERS
 from porch.errors import ClientDisconnected, ConfigError, ProtocolError, ResponseError
 from porch.http.writer import check_header
+from porch.interfaces.asgi_ws import serve_websocket
 from porch.interfaces.hosted import complete_response, streamed_response
 from porch.request import Request
 from porch.response import FileBody, Response, internal_error
 from porch.tasks import start_task
+from porch.websocket import is_websocket
 
 __all__ = ["ASGIHost", "STREAM_HIGH_WATER", "asgi2_to_asgi3"]
 
@@ -165,6 +167,8 @@ class ASGIHost:
         }
 
     async def __call__(self, request: Request) -> Response:
+        if request.upgrade is not None and is_websocket(request):
+            return await serve_websocket(self, request)
         exchange = _Exchange(request)
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[Response] = loop.create_future()

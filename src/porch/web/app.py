@@ -23,6 +23,7 @@ from porch.web.handlers import Invoker, compile_handler, to_response
 from porch.web.openapi import build as build_openapi
 from porch.web.openapi import install as install_openapi
 from porch.web.routing import RedirectSlash, Router
+from porch.websocket.routes import match_upgrade
 
 __all__ = ["App"]
 
@@ -235,7 +236,10 @@ class App(Routes):
             if early is not None:
                 return to_response(early)
         try:
-            match = self.router.match(request.method, request.path)
+            if request.upgrade is None:
+                match = self.router.match(request.method, request.path)
+            else:  # WebSocket routes first (porch.websocket.routes)
+                match = match_upgrade(self.router, request)
         except RedirectSlash as redirect:
             location = redirect.location
             if request.query_string:
