@@ -230,7 +230,8 @@ def test_malformed_handshakes_get_a_clear_4xx(served, fields, status, needle):
 def test_invalid_utf8_closes_1007_and_unmasked_frame_1002(served):
     server, _ = served
     with raw_upgrade(server.port) as sock:
-        sock.sendall(masked_frame(0x1, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"))
+        invalid = "κόσμε".encode() + b"\xed\xa0\x80"  # a UTF-16 surrogate: not UTF-8
+        sock.sendall(masked_frame(0x1, invalid))
         opcode, payload = read_frame(sock)
         assert opcode == 0x8 and struct.unpack("!H", payload[:2])[0] == 1007
     with raw_upgrade(server.port) as sock:
