@@ -145,8 +145,9 @@ def test_subprotocol_negotiation(served):
 def test_chat_between_two_clients_with_path_params_and_state(served):
     server, _ = served
     with (
-        connect(url(server, "/rooms/lobby?name=ann"), additional_headers={"cookie": "user=a1"})
-        as ann,
+        connect(
+            url(server, "/rooms/lobby?name=ann"), additional_headers={"cookie": "user=a1"}
+        ) as ann,
         connect(url(server, "/rooms/lobby?name=bob")) as bob,
     ):
         assert json.loads(ann.recv(WAIT)) == {"joined": "lobby", "as": "ann", "user": "a1"}
@@ -212,8 +213,15 @@ def test_origin_hook(served):
         ({"Sec-WebSocket-Version": "8"}, 426, b"version 13"),
         ({"Sec-WebSocket-Key": None}, 400, b"Sec-WebSocket-Key"),
         ({"Sec-WebSocket-Key": "c2hvcnQ="}, 400, b"16 random bytes"),
-        ({"Upgrade": "websocket", "Connection": "upgrade, keep-alive", "Sec-WebSocket-Key": "!"},
-         400, b"Sec-WebSocket-Key"),
+        (
+            {
+                "Upgrade": "websocket",
+                "Connection": "upgrade, keep-alive",
+                "Sec-WebSocket-Key": "!",
+            },
+            400,
+            b"Sec-WebSocket-Key",
+        ),
     ],
 )
 def test_malformed_handshakes_get_a_clear_4xx(served, fields, status, needle):
@@ -360,9 +368,15 @@ def test_plain_native_app_contract():
 
 
 def test_accept_outside_porch_server_is_a_clear_error():
-    request = porch.Request.build("GET", "/ws", [
-        ("upgrade", "websocket"), ("connection", "Upgrade"),
-        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="), ("sec-websocket-version", "13"),
-    ])
+    request = porch.Request.build(
+        "GET",
+        "/ws",
+        [
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+        ],
+    )
     with pytest.raises(RuntimeError, match="cannot switch to WebSocket"):
         asyncio.run(porch.WebSocket(request).accept())
