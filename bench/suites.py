@@ -60,6 +60,7 @@ class Scenario:
     probes: tuple[Probe, ...] = ()  # checked once per start, before the warm-up
     content_type: str | None = None  # the first response's media type must be this
     workers: int = 1  # >1: each server runs that many processes, not pinned to one core
+    client: str = "wrk"  # "ws": WebSocket echo messages with bench/ws_client.py
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,31 @@ def _hosted(launch: Launch, interface: str) -> Hosted:
 # --- servers -----------------------------------------------------------------
 
 
+# --- the websocket suite ----------------------------------------------------------
+
+# Scenario path -> (porch's app and its --interface, uvicorn's app).
+WS_APPS = {
+    "/ws/echo": (("bench.apps.ws_echo:native", "porch"), "bench.apps.ws_echo:asgi"),
+    "/ws/asgi": (("bench.apps.ws_echo:asgi", "asgi3"), "bench.apps.ws_echo:asgi"),
+}
+
+
 def _porch(launch: Launch) -> list[str]:
+    ws = WS_APPS.get(launch.path.split("?")[0])
+    if ws is not None:
+        (target, interface), _ = ws
+        port = ["--port", str(launch.port)]
+        return [
+            sys.executable,
+            "-m",
+            "porch",
+            "serve",
+            target,
+            "--interface",
+            interface,
+            *port,
+            "--no-access-log",
+        ]
     if _static(launch):
         app = ["static", str(static_root(launch))]
     elif _framework(launch):
@@ -203,6 +228,25 @@ def _porch(launch: Launch) -> list[str]:
 def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]:
     if hosted(launch):
         app = _hosted(launch, "asgi3").target
+    ws = WS_APPS.get(launch.path)
+    if ws is not None:  # uvicorn's `websockets` implementation, as porch's library
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            ws[1],
+            "--port",
+            str(launch.port),
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            "websockets",
+            "--log-level",
+            "warning",
+        ]
     return [
         sys.executable,
         "-m",
@@ -552,6 +596,16 @@ SUITES: dict[str, Suite] = {
                 Target("asgi-plaintext", "uvicorn", 1.3),
                 Target("wsgi-plaintext", "gunicorn-sync", 3.0),
             ),
+        ),
+        Suite(
+            "websocket",
+            scenarios=(
+                # porch's native route vs uvicorn + websockets running a bare ASGI echo
+                Scenario("ws-echo", "/ws/echo", ("porch", "uvicorn"), client="ws"),
+                # the same bare ASGI echo on both servers
+                Scenario("ws-asgi-echo", "/ws/asgi", ("porch", "uvicorn"), client="ws"),
+            ),
+            targets=(Target("ws-echo", "uvicorn", 1.3),),
         ),
         Suite(
             "workers",
