@@ -179,7 +179,7 @@ class Config:
         32, "Received WebSocket messages held for the app before reading the socket pauses."
     )
     ws_ping_interval: float = _opt(
-        20.0, "Seconds between keep-alive pings on an idle WebSocket (0 = no pings)."
+        20.0, "Seconds between keep-alive pings on each WebSocket (0 = no pings)."
     )
     ws_ping_timeout: float = _opt(
         20.0, "Seconds a WebSocket peer has to answer a ping before it is closed (1011)."
