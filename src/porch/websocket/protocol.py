@@ -339,8 +339,17 @@ class WebSocketProtocol(asyncio.Protocol):
     # the server's tick and shutdown ------------------------------------------------------
 
     def on_tick(self, now: float) -> None:
+        """Enforce the close, write and ping timeouts; send keep-alive pings. Never raises:
+        the server's tick serves every connection."""
         if self.lost:
             return
+        try:
+            self._check_timeouts(now)
+        except Exception:
+            logger.exception("WebSocket timeout check failed; closing the connection")
+            self.transport.abort()
+
+    def _check_timeouts(self, now: float) -> None:
         if self.closing_since is not None:
             if now - self.closing_since > self.close_timeout:
                 self.transport.abort()
@@ -356,7 +365,7 @@ class WebSocketProtocol(asyncio.Protocol):
             if now - self.ping_sent > self.ping_timeout:
                 self.closing_since = now
                 self._fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
-        elif now - self.ping_sent >= self.ping_interval:
+        elif now - self.ping_sent >= self.ping_interval and self.proto.state is _OPEN:
             self.ping_payload = os.urandom(4)
             self.ping_sent = now
             self.proto.send_ping(self.ping_payload)
