@@ -81,13 +81,7 @@ def wrk_command(
 
 def run_wrk(url: str, duration: float, pipeline: int, connections: int | None = None) -> Sample:
     cmd = pinned(CLIENT_CPU) + wrk_command(url, duration, pipeline, connections)
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError("wrk did not finish in time") from exc
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed: {(done.stderr or done.stdout).strip()[-200:]}")
-    sample = parse_wrk(done.stdout, latency=pipeline == 1)
+    sample = parse_wrk(_load(cmd, "wrk", duration), latency=pipeline == 1)
     if sample.requests == 0:
         raise BenchError("wrk completed no request")
     return sample
@@ -106,13 +100,7 @@ def run_ws(url: str, duration: float, connections: int | None = None) -> Sample:
         "--duration",
         f"{duration:g}",
     ]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError("ws_client did not finish in time") from exc
-    if done.returncode != 0:
-        raise BenchError(f"ws_client failed: {(done.stderr or done.stdout).strip()[-200:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(_load(cmd, "ws_client", duration).strip().splitlines()[-1])
     if not result["messages"]:
         raise BenchError("ws_client echoed no message")
     return Sample(
@@ -123,3 +111,14 @@ def run_ws(url: str, duration: float, connections: int | None = None) -> Sample:
         socket_errors=result["errors"],
         non_2xx=0,
     )
+
+
+def _load(cmd: list[str], name: str, duration: float) -> str:
+    """Run a load generator for `duration` seconds (bounded); its standard output."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{name} did not finish in time") from exc
+    if done.returncode != 0:
+        raise BenchError(f"{name} failed: {(done.stderr or done.stdout).strip()[-200:]}")
+    return done.stdout

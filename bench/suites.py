@@ -229,24 +229,9 @@ def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]
     if hosted(launch):
         app = _hosted(launch, "asgi3").target
     ws = WS_APPS.get(launch.path)
+    ws_impl = []
     if ws is not None:  # uvicorn's `websockets` implementation, as porch's library
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            ws[1],
-            "--port",
-            str(launch.port),
-            "--no-access-log",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--ws",
-            "websockets",
-            "--log-level",
-            "warning",
-        ]
+        app, ws_impl = ws[1], ["--ws", "websockets"]
     return [
         sys.executable,
         "-m",
@@ -259,6 +244,7 @@ def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]
         "uvloop",
         "--http",
         "httptools",
+        *ws_impl,
         "--log-level",
         "warning",
         *(["--workers", str(launch.workers)] if launch.workers > 1 else []),

@@ -29,7 +29,7 @@ import asyncio
 import contextvars
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from porch.datastructures import FRAMING_HEADERS
@@ -173,9 +173,15 @@ class ASGIHost:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[Response] = loop.create_future()
         exchange.ready = ready
+        return await self.run_until_ready(self._run(exchange), ready)
+
+    async def run_until_ready(
+        self, run: Coroutine[Any, Any, None], ready: asyncio.Future[Response]
+    ) -> Response:
+        """Start the app's `run` and return the response it makes `ready`."""
         # The app runs in a task of its own from its first step: ASGI apps (anyio, task
         # groups, cancel scopes) need a current task, and may run on after their response.
-        task = start_task(loop, self._run(exchange), contextvars.copy_context())
+        task = start_task(asyncio.get_running_loop(), run, contextvars.copy_context())
         if not task.done():
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

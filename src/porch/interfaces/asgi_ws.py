@@ -19,14 +19,12 @@ handshake gets a 403 or a 500.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 from typing import TYPE_CHECKING, Any
 
 from porch.errors import ClientDisconnected
 from porch.request import Request
 from porch.response import Response, internal_error
-from porch.tasks import start_task
 from porch.websocket import WebSocket, WebSocketDisconnect, handshake_error
 
 if TYPE_CHECKING:
@@ -57,15 +55,7 @@ async def serve_websocket(host: ASGIHost, request: Request) -> Response:
     scope["asgi"] = {"version": "3.0", "spec_version": "2.4"}
     scope["extensions"] = {"websocket.http.response": {}}
     scope.pop("method", None)
-    task = start_task(loop, session.run(host.app, scope), contextvars.copy_context())
-    if not task.done():
-        host._tasks.add(task)
-        task.add_done_callback(host._tasks.discard)
-    try:
-        return await ready
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
+    return await host.run_until_ready(session.run(host.app, scope), ready)
 
 
 class _Session:
