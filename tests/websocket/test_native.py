@@ -158,6 +158,16 @@ def test_chat_between_two_clients_with_path_params_and_state(served):
         assert ann.recv(WAIT) == "bob: hi ann"
 
 
+def test_plain_get_to_a_websocket_route_is_426(served):
+    server, _ = served
+    with server.connect() as sock:
+        sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = read_response(sock)
+    assert status == 426
+    assert headers["upgrade"] == "websocket"
+    assert b"WebSocket client" in body
+
+
 def test_same_path_serves_a_page_over_http(served):
     server, _ = served
     import httpx

@@ -26,15 +26,12 @@ from typing import Any
 from porch.errors import HTTPError
 from porch.request import Request
 from porch.response import Response
+from porch.web.routing import WEBSOCKET, Match, Router
 from porch.websocket.connection import WebSocket, handshake_error, is_websocket
 from porch.websocket.protocol import WebSocketDisconnect
 
-if typing.TYPE_CHECKING:
-    from porch.web.routing import Match, Router
-
 __all__ = ["WEBSOCKET", "match_upgrade", "websocket_endpoint"]
 
-WEBSOCKET = "WEBSOCKET"
 logger = logging.getLogger("porch.error")
 _REQUEST_PARAM = "_porch_request"
 _PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)")
