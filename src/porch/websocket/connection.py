@@ -9,6 +9,7 @@ response. The framework does the wrapping for ``@app.websocket`` routes.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import AsyncIterator, Sequence
@@ -307,6 +308,10 @@ class WebSocket:
     async def send_fragments(self, pieces: list[str] | list[bytes]) -> None:
         """Send one message as several frames."""
         await self._require().send_fragments(pieces)
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed, without reading (messages stay queued)."""
+        await asyncio.shield(self._require().done)
 
     async def ping(self, data: bytes = b"") -> None:
         await self._require().ping(data)
