@@ -82,3 +82,22 @@ def test_wss_over_tls(tmp_path: Path):
             assert ws.recv(WAIT) == f"wss://127.0.0.1:{server.port}/ws"
             ws.send("over tls " * 10000)
             assert ws.recv(WAIT) == "over tls " * 10000
+
+
+def test_parser_keeps_early_upgrade_data_bounded():
+    """Bytes after an Upgrade request wait for the protocol that takes over, up to a bound;
+    past it, one error event, which stops the connection reading."""
+    from porch.errors import ProtocolError
+    from porch.http.limits import Limits
+    from porch.http.parser import UPGRADE_BUFFER, RequestParser
+    from tests.websocket.conftest import handshake_bytes
+
+    parser = RequestParser(Limits())
+    events = parser.receive_data(handshake_bytes("/ws") + b"\x81")
+    assert len(events) == 2 and parser.upgrade_data == b"\x81"  # the head, END
+    assert parser.receive_data(b"\x85hello") == []
+    assert parser.upgrade_data == b"\x81\x85hello"
+    flood = parser.receive_data(b"x" * UPGRADE_BUFFER)
+    assert len(flood) == 1 and isinstance(flood[0], ProtocolError)
+    assert parser.receive_data(b"more") == []  # nothing kept past the bound
+    assert len(parser.upgrade_data or b"") == UPGRADE_BUFFER + 7

@@ -63,6 +63,13 @@ def make_app() -> tuple[porch.App, dict[str, Any]]:
         finally:
             members.discard(ws)
 
+    add_edge_routes(app, seen)
+    return app, seen
+
+
+def add_edge_routes(app: porch.App, seen: dict[str, Any]) -> None:
+    """Routes that close, refuse, crash or check the origin."""
+
     @app.websocket("/bye")
     async def bye(ws: porch.WebSocket) -> None:
         await ws.accept()
@@ -90,11 +97,23 @@ def make_app() -> tuple[porch.App, dict[str, Any]]:
         await ws.accept()
         await ws.send("ok")
 
+    @app.websocket("/cookies")
+    async def cookies(ws: porch.WebSocket) -> None:
+        await ws.accept(headers=[("set-cookie", "a=1"), ("set-cookie", "b=2")])
+        await ws.send(ws.request.cookies.get("seen", "none"))
+
+    @app.websocket("/late")
+    async def late(ws: porch.WebSocket) -> None:
+        await ws.request.wait_disconnected()  # the client leaves before we accept
+        try:
+            await ws.accept()
+        except porch.WebSocketDisconnect as exc:
+            seen["late"] = exc.code
+            seen["ended"].set()
+
     @app.get("/rooms/{room}")
     def page(room: str) -> str:
         return f"<p>room {room}</p>"
-
-    return app, seen
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +194,22 @@ def test_same_path_serves_a_page_over_http(served):
     response = httpx.get(f"http://127.0.0.1:{server.port}/rooms/lobby")
     assert response.status_code == 200
     assert response.text == "<p>room lobby</p>"
+
+
+def test_accept_headers_and_cookies(served):
+    server, _ = served
+    with connect(url(server, "/cookies"), additional_headers={"cookie": "seen=yes"}) as ws:
+        assert ws.response.headers.get_all("set-cookie") == ["a=1", "b=2"]
+        assert ws.recv(WAIT) == "yes"
+
+
+def test_client_leaving_before_accept(served):
+    server, seen = served
+    seen["ended"].clear()
+    with server.connect() as sock:
+        sock.sendall(handshake_bytes("/late"))
+    assert seen["ended"].wait(WAIT)
+    assert seen["late"] == 1006
 
 
 def test_server_initiated_close(served):

@@ -154,9 +154,10 @@ class _Session:
             raise RuntimeError(f"unexpected ASGI message {kind!r} for this WebSocket")
 
     async def _accept(self, message: Message) -> None:
-        extra = {}
-        for name, value in message.get("headers") or ():
-            extra[bytes(name).decode("latin-1")] = bytes(value).decode("latin-1")
+        extra = [
+            (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+            for name, value in message.get("headers") or ()
+        ]
         await self.ws.accept(message.get("subprotocol"), extra)
         self.state = _ACCEPTED
         self._wake()

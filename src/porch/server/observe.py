@@ -158,6 +158,7 @@ class ObservedProtocol(ProbingProtocol):
         self._record(request, 101, 0)
 
     def _upgraded_closed(self) -> None:
+        super()._upgraded_closed()
         if self.counted:
             self.counted = False
             self.observer.connections -= 1

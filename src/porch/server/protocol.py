@@ -182,10 +182,6 @@ class HTTPProtocol(asyncio.Protocol):
             self.mark = self.state.now
         else:
             request._body_bytes = b""
-            if request.upgrade is not None:
-                # Nothing after an Upgrade request is HTTP: read no further until the app
-                # answers it or takes the connection over (`take_over`).
-                self.flow.pause(FlowControl.DONE)
         self.queue.append(request)
         if len(self.queue) >= self.limit_pipeline:
             self.queue_full = True
@@ -556,7 +552,11 @@ class HTTPProtocol(asyncio.Protocol):
             log(request, 101, 0, 0.0)
 
     def _upgraded_closed(self) -> None:
-        """The connection handed over has closed (the observed protocol counts it)."""
+        """The connection handed over has closed: the upgrade request's client is gone."""
+        self.flow.connection_lost()
+        lost = self.lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
 
     def _upgrade_done(self, request: Request) -> None:
         """The app that took the connection over returned: close what it left open."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -177,11 +177,14 @@ class WebSocket:
     # the handshake ----------------------------------------------------------------------
 
     async def accept(
-        self, subprotocol: str | None = None, headers: dict[str, str] | None = None
+        self,
+        subprotocol: str | None = None,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
         """Answer the handshake with 101 and start the WebSocket. `subprotocol` must be one
         the client offered; `headers` are added to the 101 response (e.g. Set-Cookie).
-        An invalid handshake raises `HTTPError` (400, 403 for a refused origin, 426)."""
+        An invalid handshake raises `HTTPError` (400, 403 for a refused origin, 426); a
+        client that already left, `WebSocketDisconnect` (1006)."""
         if self._io is not None or self._rejected:
             raise RuntimeError("accept() on a WebSocket that is already accepted or closed")
         error = handshake_error(self.request)
@@ -198,6 +201,8 @@ class WebSocket:
                 "this request's connection cannot switch to WebSocket (an in-memory request, "
                 "or a server other than porch's)"
             )
+        if channel.disconnected:
+            raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, "the client left first")
         server = channel.state
         config = server.config
         proto = _ServerProtocol(
@@ -228,8 +233,9 @@ class WebSocket:
                 if k.lower() in ("upgrade", "allow", "sec-websocket-version")
             }
             raise HTTPError(response.status_code, detail, extra or None)
-        for name, value in (headers or {}).items():
-            response.headers[name] = value
+        pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+        for name, value in pairs:
+            response.headers[name] = value  # adds: Set-Cookie may repeat
         proto.send_response(response)
         head = b"".join(proto.data_to_send())
         # porch parsed the HTTP request: restart websockets' parser past its handshake part

@@ -100,7 +100,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def start(self, early: bytes, write_paused: bool) -> None:
         """Called once the 101 is written: take the bytes that came after the handshake and
-        start reading (the HTTP protocol paused reading at the upgrade request)."""
+        read on (the HTTP protocol paused reading when it handed the connection over)."""
         self.write_paused = write_paused
         if write_paused:
             self.write_stalled_since = self.server.now
