@@ -11,24 +11,27 @@ RESULTS = ("OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED")
 
 
 def main(paths: list[str]) -> None:
+    """One table per agent, merging every index.json given (runs of different sections)."""
+    counts: dict[str, dict[str, collections.Counter[str]]] = {}
     for path in paths:
         with open(path) as f:
             index = json.load(f)
         for agent, cases in index.items():
-            counts: dict[str, collections.Counter[str]] = {}
             for case, result in cases.items():
                 behavior = result["behavior"]
                 if result["behaviorClose"] == "FAILED":
                     behavior = "FAILED"
                 section = case.split(".")[0]
-                counts.setdefault(section, collections.Counter())[behavior] += 1
-            print(f"\n{agent}\n")
-            print("| section | cases | " + " | ".join(RESULTS) + " |")
-            print("|---|---:|" + "---:|" * len(RESULTS))
-            for section in sorted(counts, key=int):
-                row = counts[section]
-                cells = " | ".join(str(row.get(r, 0)) for r in RESULTS)
-                print(f"| {section} | {sum(row.values())} | {cells} |")
+                table = counts.setdefault(agent, {})
+                table.setdefault(section, collections.Counter())[behavior] += 1
+    for agent, table in counts.items():
+        print(f"\n{agent}\n")
+        print("| section | cases | " + " | ".join(RESULTS) + " |")
+        print("|---|---:|" + "---:|" * len(RESULTS))
+        for section in sorted(table, key=int):
+            row = table[section]
+            cells = " | ".join(str(row.get(r, 0)) for r in RESULTS)
+            print(f"| {section} | {sum(row.values())} | {cells} |")
 
 
 if __name__ == "__main__":
