@@ -100,13 +100,13 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def start(self, early: bytes, write_paused: bool) -> None:
         """Called once the 101 is written: take the bytes that came after the handshake and
-        read on (the HTTP protocol paused reading when it handed the connection over)."""
+        read on (the HTTP side may have paused reading on a flood of early bytes)."""
         self.write_paused = write_paused
         if write_paused:
             self.write_stalled_since = self.server.now
         if early:
             self.data_received(early)
-        if not self.lost:
+        if not self.lost and not self.read_paused:
             self.transport.resume_reading()
         if self.server.draining:
             self.shutdown()
