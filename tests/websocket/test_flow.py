@@ -101,3 +101,25 @@ def test_parser_keeps_early_upgrade_data_bounded():
     assert len(flood) == 1 and isinstance(flood[0], ProtocolError)
     assert parser.receive_data(b"more") == []  # nothing kept past the bound
     assert len(parser.upgrade_data or b"") == UPGRADE_BUFFER + 7
+
+
+def test_metrics_count_the_upgrade_and_the_open_websocket():
+    from tests.server.test_metrics import open_connections, scrape, scrape_until, value
+
+    app = porch.App()
+
+    @app.websocket("/ws")
+    async def echo(ws: porch.WebSocket) -> None:
+        await ws.accept()
+        async for message in ws:
+            await ws.send(message)
+
+    with live_server(app, metrics_path="/metrics") as server, server.connect() as probe:
+        with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+            ws.send("hi")
+            assert ws.recv(WAIT) == "hi"
+            during = scrape(probe)
+            assert value(during, "porch_requests_total", method="GET", status="101") == 1
+            assert value(during, "porch_requests_in_flight") == 0
+            assert open_connections(during) == 2  # the probe's and the WebSocket
+        scrape_until(probe, lambda s: open_connections(s) == 1, "the WebSocket counted closed")
