@@ -64,7 +64,30 @@ def make_app() -> tuple[porch.App, dict[str, Any]]:
             members.discard(ws)
 
     add_edge_routes(app, seen)
+    add_blueprint(app)
     return app, seen
+
+
+def add_blueprint(app: porch.App) -> None:
+    """A blueprint's WebSocket route, behind the blueprint's own hook and middleware."""
+    bp = porch.Blueprint("live", url_prefix="/live")
+
+    @bp.before_request
+    def tag(request: porch.Request) -> None:
+        request.state.tag = "from the blueprint hook"
+
+    @bp.middleware
+    async def refuse_banned(request: porch.Request, call_next: Any) -> porch.Response:
+        if request.query.get("banned"):
+            return porch.PlainTextResponse("banned\n", 403)
+        return await call_next(request)
+
+    @bp.websocket("/feed/{n:int}", name="feed")
+    async def feed(ws: porch.WebSocket, n: int) -> None:
+        await ws.accept()
+        await ws.send_json({"n": n, "tag": ws.state.tag, "params": ws.path_params})
+
+    app.include(bp)
 
 
 def add_edge_routes(app: porch.App, seen: dict[str, Any]) -> None:
@@ -185,6 +208,20 @@ def test_plain_get_to_a_websocket_route_is_426(served):
     assert status == 426
     assert headers["upgrade"] == "websocket"
     assert b"WebSocket client" in body
+
+
+def test_blueprint_route_with_its_hook_and_middleware(served):
+    server, _ = served
+    with connect(url(server, "/live/feed/3")) as ws:
+        assert json.loads(ws.recv(WAIT)) == {
+            "n": 3,
+            "tag": "from the blueprint hook",
+            "params": {"n": 3},
+        }
+    with pytest.raises(InvalidStatus) as info:
+        connect(url(server, "/live/feed/3?banned=1"))
+    assert info.value.response.status_code == 403
+    assert info.value.response.body == b"banned\n"
 
 
 def test_same_path_serves_a_page_over_http(served):
