@@ -104,15 +104,8 @@ def test_parser_keeps_early_upgrade_data_bounded():
 
 
 def test_metrics_count_the_upgrade_and_the_open_websocket():
+    from tests.autobahn.echo import app
     from tests.server.test_metrics import open_connections, scrape, scrape_until, value
-
-    app = porch.App()
-
-    @app.websocket("/ws")
-    async def echo(ws: porch.WebSocket) -> None:
-        await ws.accept()
-        async for message in ws:
-            await ws.send(message)
 
     with live_server(app, metrics_path="/metrics") as server, server.connect() as probe:
         with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
