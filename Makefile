@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/porch serve examples.demo:app --host $(HOST) --port $(PORT) \
+	$(BIN)/porch serve examples.demo:app --env development --host $(HOST) --port $(PORT) \
 		--health-path /healthz --ready-path /readyz --metrics-path /metrics
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a pass.
@@ -58,6 +58,8 @@ bench:
 	bash bench/run.sh --suite framework $(BENCH_ARGS)
 	bash bench/run.sh --suite hosting $(BENCH_ARGS)
 	bash bench/run.sh --suite workers $(BENCH_ARGS)
+	bash bench/run.sh --suite db $(BENCH_ARGS)  # PostgreSQL on 127.0.0.1:5432
+	bench/.venv/bin/python bench/plot.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -228,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     suite = SUITES[args.suite]
     env = environment(args.duration, args.runs)
     results: Results = []
+    if suite.setup is not None:
+        suite.setup()
     for scenario in suite.scenarios:
         if args.scenario and scenario.name not in args.scenario:
             continue
@@ -238,8 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     RESULTS_DIR.mkdir(exist_ok=True)
     (RESULTS_DIR / "latest.md").write_text(text)
+    data = as_json(suite, env, results)
     if args.json:
-        (RESULTS_DIR / "latest.json").write_text(as_json(suite, env, results))
+        (RESULTS_DIR / "latest.json").write_text(data)
+    if not args.only and not args.scenario:
+        # A whole suite's run is its reference: the README table and bench/plot.py read it.
+        (RESULTS_DIR / f"{suite.name}.md").write_text(text)
+        (RESULTS_DIR / f"{suite.name}.json").write_text(data)
     measured = any(r.runs for _, rows in results for r in rows)
     return 0 if measured else 1
 

@@ -63,7 +63,7 @@ ensure_venv() {
         log "no pyproject.toml in $REPO_DIR yet: porch rows will fail"
     elif [[ ! -f "$porch_stamp" || "$REPO_DIR/pyproject.toml" -nt "$porch_stamp" ]]; then
         log "installing porch (editable) from $REPO_DIR"
-        if "$PY" -m pip install -q -e "$REPO_DIR"; then
+        if "$PY" -m pip install -q -e "$REPO_DIR[db]"; then  # [db]: suite `db`
             touch "$porch_stamp"
         else
             log "pip install -e $REPO_DIR failed: porch rows will fail"

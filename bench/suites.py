@@ -77,6 +77,7 @@ class Suite:
     name: str
     scenarios: tuple[Scenario, ...]
     targets: tuple[Target, ...] = ()
+    setup: Callable[[], None] | None = None  # run once before the suite (e.g. seed a database)
 
 
 def body_is(expected: bytes) -> Callable[[bytes], bool]:
@@ -184,6 +185,42 @@ def _hosted(launch: Launch, interface: str) -> Hosted:
     return app
 
 
+# --- the db suite ------------------------------------------------------------------
+
+DB_PATHS = ("/db", "/queries?", "/fortunes", "/updates?")
+
+
+def _db(launch: Launch) -> bool:
+    return launch.path.startswith(DB_PATHS)
+
+
+def _seed_db() -> None:
+    """Seed PostgreSQL once before the suite (bench/apps/db_common.py says where)."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "bench.apps.db_common"], cwd=REPO_DIR, check=True)
+
+
+def _world(body: bytes) -> bool:
+    item = json.loads(body)
+    return isinstance(item, dict) and set(item) == {"id", "randomNumber"}
+
+
+def _worlds(n: int) -> Callable[[bytes], bool]:
+    def check(body: bytes) -> bool:
+        items = json.loads(body)
+        return len(items) == n and all(_world(json.dumps(i).encode()) for i in items)
+
+    return check
+
+
+def _fortunes(body: bytes) -> bool:
+    return b"&lt;script&gt;" in body and b"Additional fortune added at request time." in body
+
+
+DB_PROBES = (Probe("/queries?queries=foo", 200, _worlds(1)), Probe("/queries?queries=0", 200))
+
+
 # --- servers -----------------------------------------------------------------
 
 
@@ -216,6 +253,10 @@ def _porch(launch: Launch) -> list[str]:
         app = ["static", str(static_root(launch))]
     elif _framework(launch):
         app = ["serve", "bench.apps.porch_framework:app"]
+    elif launch.path.startswith("/cache/"):
+        app = ["serve", "bench.apps.porch_cache:app"]
+    elif _db(launch):
+        app = ["serve", "bench.apps.porch_db:app"]
     elif hosting := hosted(launch):
         app = ["serve", hosting.target, "--interface", hosting.interface]
     else:
@@ -320,6 +361,8 @@ def _aiohttp_static(launch: Launch) -> list[str]:
 
 
 def _fastapi(launch: Launch) -> list[str]:
+    if _db(launch):
+        return _uvicorn(launch, "bench.apps.fastapi_db:app")
     return _uvicorn(launch, "bench.apps.fastapi_app:app")
 
 
@@ -421,7 +464,8 @@ SERVERS: dict[str, Server] = {
             "porch",
             "porch, native app (bench/apps/porch_native.py); suite `static`: `porch static DIR`; "
             "suite `framework`: `porch.App` (bench/apps/porch_framework.py); "
-            "suite `hosting`: `porch serve APP --interface asgi3|wsgi`",
+            "suite `hosting`: `porch serve APP --interface asgi3|wsgi`; "
+            "suite `db`: examples/techempower on porch.db (bench/apps/porch_db.py)",
             _porch,
         ),
         Server(
@@ -460,7 +504,8 @@ SERVERS: dict[str, Server] = {
         Server(
             "fastapi",
             "FastAPI on uvicorn + httptools + uvloop, `Query(ge=1, le=100)` "
-            "(bench/apps/fastapi_app.py)",
+            "(bench/apps/fastapi_app.py); suite `db`: SQLAlchemy async + asyncpg, a session "
+            "per request from Depends (bench/apps/fastapi_db.py)",
             _fastapi,
         ),
         Server(
@@ -493,6 +538,17 @@ SERVERS: dict[str, Server] = {
         ),
     )
 }
+
+# --- the cache suite ---------------------------------------------------------------
+
+# The same JSON as every path of bench/apps/porch_cache.py answers (computed once here).
+_PRIMES = json_is(
+    {
+        "count": 2262,
+        "sum": 21171191,
+        "last": [19927, 19937, 19949, 19961, 19963, 19973, 19979, 19991, 19993, 19997],
+    }
+)
 
 # --- suites ------------------------------------------------------------------
 
@@ -592,6 +648,34 @@ SUITES: dict[str, Suite] = {
                 Scenario("ws-asgi-echo", "/ws/asgi", ("porch", "uvicorn"), client="ws"),
             ),
             targets=(Target("ws-echo", "uvicorn", 1.3),),
+        ),
+        Suite(
+            # Scenario against scenario on porch alone: a cached endpoint against the same
+            # work uncached, and porch's in-process cache against Redis (needs Redis up).
+            "cache",
+            scenarios=(
+                Scenario("uncached", "/cache/work", ("porch",), check=_PRIMES),
+                Scenario("cached-memory", "/cache/memory", ("porch",), check=_PRIMES),
+                Scenario("cached-redis", "/cache/redis", ("porch",), check=_PRIMES),
+            ),
+        ),
+        Suite(
+            "db",
+            scenarios=(
+                Scenario("db", "/db", ("porch", "fastapi"), check=_world, probes=DB_PROBES),
+                Scenario(
+                    "queries-20", "/queries?queries=20", ("porch", "fastapi"), check=_worlds(20)
+                ),
+                Scenario("fortunes", "/fortunes", ("porch", "fastapi"), check=_fortunes),
+                Scenario(
+                    "updates-20", "/updates?queries=20", ("porch", "fastapi"), check=_worlds(20)
+                ),
+            ),
+            targets=tuple(
+                Target(name, "fastapi", 1.5)
+                for name in ("db", "queries-20", "fortunes", "updates-20")
+            ),
+            setup=_seed_db,
         ),
         Suite(
             "workers",

@@ -1,6 +1,7 @@
 """porch's demo app: one page per capability of the server, the static engine and the framework.
 
-Run it with ``make demo`` (or ``porch serve examples.demo:app``) and open http://127.0.0.1:8000.
+Run it with ``make demo`` (or ``porch serve examples.demo:app --env development``; in
+production mode set ``PORCH_SECRET_KEY`` first) and open http://127.0.0.1:8000.
 """
 
 from __future__ import annotations
@@ -8,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import msgspec
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
 
 from porch import (
     App,
@@ -21,17 +25,26 @@ from porch import (
     Header,
     HTTPError,
     PlainTextResponse,
+    RedirectResponse,
     Request,
     Response,
     ServerSentEvent,
     StreamingResponse,
     WebSocket,
 )
+from porch.cache import MemoryCache, cache_response
+from porch.db import Database, Model, Session
+from porch.security import SecurityHeaders, csrf_token, flash, get_flashed_messages
+from porch.templates import Templates
+from porch.web.gzip import GZip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 app = App(openapi=True, title="porch demo", version="0.1.0")
 app.static("/static", os.path.join(HERE, "static"), max_age=60)
+app.middleware(SecurityHeaders())  # nosniff, X-Frame-Options, Referrer-Policy, COOP
+app.middleware(GZip())  # text-like responses of 500 bytes or more, when the client accepts
+pages_cache = MemoryCache(prefix="demo:")
 
 PAGES = [
     ("/plaintext", "GET", "the TechEmpower plaintext response"),
@@ -51,7 +64,10 @@ PAGES = [
     ("/error", "GET", "an exception in a handler: a 500, and the server carries on"),
     ("/teapot", "GET", "an HTTPError raised by a handler"),
     ("/static/", "GET", "static files: listing, ETags, ranges, precompressed .gz siblings"),
+    ("/notes", "GET", "notes in SQLite (porch.db, a session per request) and a Jinja2 template"),
     ("/docs", "GET", "the OpenAPI 3.1 document, rendered"),
+    ("/account", "GET", "a session counter, flash messages and a CSRF-protected form"),
+    ("/cached", "GET", "a page cached for 10 s by @cache_response, with an ETag"),
 ]
 
 # Answered by the server itself, before the app, when `make demo` passes these flags
@@ -169,10 +185,11 @@ app.include(api)
 
 
 @app.get("/upload")
-async def upload_form() -> str:
+async def upload_form(request: Request) -> str:
     return page(
         "Upload",
         '<h1>Upload a file</h1><form method="post" enctype="multipart/form-data">'
+        f'<input type="hidden" name="csrf_token" value="{csrf_token(request)}">'
         '<p><label>Note <input name="note"></label></p>'
         '<p><input type="file" name="file"></p><p><button>Send</button></p></form>',
     )
@@ -282,3 +299,91 @@ async def chat_socket(ws: WebSocket) -> None:
                     await member.send(text[:500])
     finally:
         CHAT.discard(ws)
+
+
+@app.get("/account")
+async def account(request: Request) -> str:
+    session = request.session
+    session["views"] = session.get("views", 0) + 1
+    notes = "".join(
+        f'<p class="{html.escape(kind)}">{html.escape(text)}</p>'
+        for kind, text in get_flashed_messages(request, with_categories=True)
+    )
+    return page(
+        "Account",
+        f"<h1>Your session</h1>{notes}<p>You have seen this page {session['views']} time(s) "
+        f"in this session; your name is {html.escape(session.get('name', 'not set'))}.</p>"
+        '<form method="post">'
+        f'<input type="hidden" name="csrf_token" value="{csrf_token(request)}">'
+        '<p><label>Name <input name="name" maxlength="40" required></label></p>'
+        "<p><button>Save</button></p></form>"
+        "<p>The form carries a CSRF token: the same post from another site is refused.</p>",
+    )
+
+
+@app.post("/account")
+async def save_account(request: Request) -> Response:
+    form = await request.form()
+    name = str(form.get("name") or "").strip()[:40]
+    if not name:
+        flash(request, "Type a name.", "error")
+    else:
+        request.session["name"] = name
+        flash(request, f"Saved: hello, {name}.", "success")
+    return RedirectResponse("/account", 303)
+
+
+@app.get("/cached")
+@cache_response(ttl=10, cache=pages_cache, etag=True)
+async def cached_page() -> str:
+    await asyncio.sleep(0.2)  # a slow query, done once per 10 s
+    made = time.strftime("%H:%M:%S")
+    return page("Cached", f"<h1>Made at {made}</h1><p>Reload: the time stays for 10 s.</p>")
+
+
+# --- the data layer: porch.db and porch.templates ------------------------------------------
+# A SQLite file in the temp folder (or $PORCH_DATABASE_URL); tables made at start-up, as a
+# quick start does (a real project runs `porch db init` and migrations: docs/database.md).
+
+NOTE_LENGTH = 200
+db = Database(
+    os.environ.get("PORCH_DATABASE_URL")
+    or f"sqlite:///{os.path.join(tempfile.gettempdir(), 'porch-demo.db')}",
+    app=app,
+    check_migrations=False,
+)
+templates = Templates("templates", app=app)
+
+
+class DemoNote(Model):
+    __tablename__ = "demo_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(NOTE_LENGTH))
+
+
+@app.on_startup
+async def create_tables() -> None:
+    await db.create_all()
+
+
+@app.get("/notes")
+async def notes(request: Request, db: Session) -> Response:
+    found = await db.scalars(select(DemoNote).order_by(DemoNote.id.desc()).limit(50))
+    return templates.render(
+        request, "notes.html", notes=list(found), where=db_where(), max_length=NOTE_LENGTH
+    )
+
+
+@app.post("/notes")
+async def add_note(request: Request, db: Session) -> Response:
+    form = await request.form()
+    text = form.get("text")
+    if not isinstance(text, str) or not 1 <= len(text.strip()) <= NOTE_LENGTH:
+        raise HTTPError(422, f"A note is 1 to {NOTE_LENGTH} characters of text")
+    db.add(DemoNote(text=text.strip()))
+    return RedirectResponse(app.url_for("notes"), 303)
+
+
+def db_where() -> str:
+    return db.target.where()

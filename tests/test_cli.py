@@ -150,6 +150,19 @@ def test_serve_hosts_asgi_and_wsgi_apps(args: list[str], path: str, body: bytes 
         stop(porch)
 
 
+@pytest.mark.parametrize(
+    ("spec", "body"),
+    [
+        ("tests.apps.lifecycle:create_app()", b"made!"),
+        ("tests.apps.lifecycle:create_app('hi', punct='?')", b"hi?"),
+    ],
+)
+def test_serve_calls_an_app_factory(spec: str, body: bytes) -> None:
+    with PorchProcess("serve", spec, "--port", "0") as porch:
+        assert get(porch.port(), "/")[::2] == (200, body)
+        stop(porch)
+
+
 def test_static_flag_serves_folders_beside_the_app(tmp_path: Path) -> None:
     (tmp_path / "site.css").write_text("body { color: teal }")
     spec = f"/assets={tmp_path}"
@@ -193,6 +206,12 @@ def test_bad_static_flag_is_one_clear_line(spec: str, message: str) -> None:
         ("tests.apps.lifecycle:no_such_app", "module 'tests.apps.lifecycle' has no attribute"),
         ("tests.apps.lifecycle:NOT_CALLABLE", "not an app (a callable)"),
         ("tests.apps.lifecycle:undetectable", "cannot tell which interface"),
+        ("tests.apps.lifecycle:create_app(", "the factory call is not valid Python"),
+        ("tests.apps.lifecycle:create_app(open('x'))", "arguments must be literals"),
+        ("tests.apps.lifecycle:create_app(1, 2)", "could not call"),
+        ("tests.apps.lifecycle:create_app()()", "expected module:factory(...)"),
+        ("tests.apps.lifecycle:NOT_CALLABLE()", "not a factory"),
+        ("tests.apps.lifecycle:no_such_factory()", "has no attribute 'no_such_factory'"),
     ],
 )
 def test_wrong_app_is_one_clear_line(spec: str, message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -95,3 +96,41 @@ def test_make_demo_passes_the_server_pages_flags():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     for flag in ("--health-path /healthz", "--ready-path /readyz", "--metrics-path /metrics"):
         assert flag in makefile
+
+
+def test_account_session_flash_csrf_and_cached_page(serve):
+    import re
+
+    with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
+        first = client.get("/account")
+        assert "seen this page 1 time(s)" in first.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', first.text).group(1)
+        saved = client.post("/account", data={"csrf_token": token, "name": "Ann"})
+        assert saved.status_code == 303
+        shown = client.get("/account").text
+        assert "Saved: hello, Ann." in shown and "seen this page 2 time(s)" in shown
+        assert "Saved: hello" not in client.get("/account").text  # flashed once
+        assert client.post("/account", data={"name": "Eve"}).status_code == 403
+        cached = client.get("/cached")
+        assert client.get("/cached").text == cached.text
+        etag = cached.headers["etag"]
+        assert client.get("/cached", headers={"if-none-match": etag}).status_code == 304
+
+
+def test_notes_are_stored_and_escaped(serve):
+    import uuid
+
+    marker = f"<b>note {uuid.uuid4().hex[:8]}</b>"
+    with serve(app) as srv, httpx.Client(base_url=srv.url) as client:
+        form = client.get("/notes")
+        # The page's form carries a CSRF token (and its cookie): posts need the token.
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None and client.cookies
+        assert client.post("/notes", data={"text": marker}).status_code == 403
+        added = client.post("/notes", data={"text": marker, "csrf_token": token[1]})
+        assert added.status_code == 303 and added.headers["location"] == "/notes"
+        page = client.get("/notes").text
+        assert marker.replace("<", "&lt;").replace(">", "&gt;") in page
+        assert marker not in page
+        blank = client.post("/notes", data={"text": "  ", "csrf_token": token[1]})
+        assert blank.status_code == 422

@@ -6,7 +6,9 @@ converted to int by porch (a non-integer is a 422 from porch), and its range is 
 
 from porch import App, HTTPError
 
-app = App()
+# porch.App's defaults (sessions and CSRF on, unused here); the key only lets it start in
+# production mode, as `porch serve` runs it.
+app = App(secret_key="bench-only-key-never-use-this-in-production")
 
 
 @app.get("/users/{id:int}")

@@ -196,6 +196,7 @@ class Request(RequestHead):
         "_query",
         "_cookies",
         "_state",
+        "_security",
         "__weakref__",
     )
 
@@ -233,6 +234,9 @@ class Request(RequestHead):
         self._query: QueryParams | None = None
         self._cookies: dict[str, str] | None = None
         self._state: State | None = None
+        # porch.security's per-request state: the app's guard until the session or the CSRF
+        # token is first used, then that request's own context (see porch.security.context).
+        self._security: Any = None
 
     @classmethod
     def build(
@@ -317,6 +321,13 @@ class Request(RequestHead):
         if state is None:
             state = self._state = State()
         return state
+
+    @property
+    def session(self) -> Any:
+        """The session (a dict), loaded on first use; see porch.security (``App(sessions=)``)."""
+        from porch.security.context import context
+
+        return context(self).session()
 
     @property
     def client(self) -> tuple[str, int] | None:

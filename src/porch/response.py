@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EventStream",
+    "add_vary",
     "close_body",
     "internal_error",
     "iterate_body",
@@ -364,6 +365,21 @@ def _cookie(
     if partitioned:
         parts.append("Partitioned")
     return "; ".join(parts)
+
+
+def add_vary(response: Response, *names: str) -> None:
+    """Append `names` to the response's Vary field (once each)."""
+    headers = response.headers
+    current = headers.get("vary")
+    if current is None:
+        headers["vary"] = ", ".join(names)
+        return
+    present = {part.strip().lower() for part in current.split(",")}
+    if "*" in present:
+        return
+    missing = [name for name in names if name.lower() not in present]
+    if missing:
+        headers["vary"] = ", ".join([current, *missing])
 
 
 def internal_error() -> Response:

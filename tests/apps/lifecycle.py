@@ -56,3 +56,12 @@ def wsgi_app(environ: dict, start_response: Any) -> list[bytes]:
 
 def undetectable(*args: Any) -> None:
     """Takes anything: its interface cannot be told from its signature."""
+
+
+def create_app(greeting: str = "made", *, punct: str = "!") -> Any:
+    """An app factory, for ``porch serve 'tests.apps.lifecycle:create_app("hi", punct="?")'``."""
+
+    async def made(request: Request) -> Response:
+        return Response(f"{greeting}{punct}".encode(), media_type="text/plain")
+
+    return made

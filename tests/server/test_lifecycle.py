@@ -56,13 +56,14 @@ class PorchProcess:
         env: dict[str, str] | None = None,
         command: list[str] | None = None,
         pass_fds: tuple[int, ...] = (),
+        cwd: Path | None = None,
     ) -> None:
         child_env = {k: v for k, v in os.environ.items() if not k.startswith("PORCH_")}
         child_env.update(env or {})
         self.command = [*(command or [sys.executable, "-m", "porch"]), *args]
         self.proc = subprocess.Popen(
             self.command,
-            cwd=ROOT,
+            cwd=cwd or ROOT,
             env=child_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -453,6 +453,14 @@ def test_unsatisfiable_range(
     assert response.body == b"" and response.extra == b""
 
 
+def test_unsatisfiable_range_keeps_vary(site: Callable[..., Any]) -> None:
+    # a.css has a precompressed twin: its size, hence the 416, depends on Accept-Encoding.
+    with site() as s:
+        response = s.raw("/a.css", range="bytes=999999-", **{"accept-encoding": "gzip"})
+    assert response.status == 416
+    assert response.headers["vary"] == "accept-encoding"
+
+
 def test_range_of_an_empty_file_is_unsatisfiable(site: Callable[..., Any]) -> None:
     with site() as s:
         response = s.raw("/empty.txt", range="bytes=0-")

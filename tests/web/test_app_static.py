@@ -33,6 +33,17 @@ def test_app_static_serves_files_with_the_static_engine(serve, tmp_path):
         assert client.get("/").text == "home"
 
 
+def test_static_mounts_stay_out_of_the_openapi_document(tmp_path):
+    app = App(openapi=True)
+    app.static("/assets", tmp_path)
+
+    @app.get("/items")
+    async def items() -> list[int]:
+        return [1]
+
+    assert list(app.openapi()["paths"]) == ["/items"]
+
+
 def test_static_prefix_must_be_a_path():
     with pytest.raises(ValueError):
         App().static("assets", ".")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from porch.cli.loader import load_app
+from porch.cli.new import new
 from porch.cli.options import app_dir_option, config_options
 from porch.config import Config, load_config
 from porch.errors import ConfigError
@@ -271,3 +272,11 @@ def routes(app: str, app_dir: str) -> None:
             + "  "
             + row[3]
         )
+
+
+# porch db ... (migrations of porch.db; SQLAlchemy is imported only when a db command runs)
+from porch.cli.db import db as _db_group  # noqa: E402
+
+main.add_command(_db_group)
+
+main.add_command(new)

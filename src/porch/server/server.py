@@ -137,7 +137,10 @@ class Server:
         if hook is None or not inspect.iscoroutinefunction(hook):
             return
         try:
-            await hook()
+            if name == "startup" and "config" in inspect.signature(hook).parameters:
+                await hook(config=self.config)  # e.g. porch.App checks its secret in production
+            else:
+                await hook()
         except ConfigError as exc:
             if name == "startup":
                 raise  # says what failed already

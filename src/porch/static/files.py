@@ -114,7 +114,12 @@ def respond(request: Request, rep: Representation, fields: dict[bytes, str]) -> 
                 return _response(
                     b"",
                     416,
-                    [("content-range", f"bytes */{rep.size}"), ("accept-ranges", "bytes")],
+                    [
+                        ("content-range", f"bytes */{rep.size}"),
+                        ("accept-ranges", "bytes"),
+                        # The size depends on the encoding chosen: caches must key on it.
+                        *[(n, v) for n, v in rep.headers if n == "vary"],
+                    ],
                 )
             if ranges is not None:
                 return _partial(rep, ranges)

@@ -9,21 +9,38 @@ middleware chain, and any registration after that is an error.
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from porch.errors import HTTPError
 from porch.interfaces.asgi_app import ASGIScope, Receive, Send, asgi_call
 from porch.request import Request, State
 from porch.response import JSONResponse, RedirectResponse, Response
 from porch.web.blueprints import Blueprint, Scope, scoped
-from porch.web.chain import Handler, Hook, Middleware, Routes, as_async, find_handler, link
+from porch.web.chain import (
+    WRAPPERS,
+    Handler,
+    Hook,
+    Middleware,
+    Routes,
+    as_async,
+    find_handler,
+    link,
+)
 from porch.web.handlers import Invoker, compile_handler, to_response
 from porch.web.openapi import build as build_openapi
+from porch.web.openapi import exclude as exclude_from_openapi
 from porch.web.openapi import install as install_openapi
+from porch.web.params import Provider
 from porch.web.routing import RedirectSlash, Router
 from porch.websocket.routes import match_upgrade
+
+if TYPE_CHECKING:
+    from porch.config import Config
+    from porch.security.csrf import CSRF
+    from porch.security.guard import Guard
+    from porch.security.sessions import Sessions
 
 __all__ = ["App"]
 
@@ -47,6 +64,9 @@ class App(Routes):
         openapi: bool = False,
         title: str = "porch",
         version: str = "0.1.0",
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        sessions: Sessions | str | bool = True,
+        csrf: CSRF | bool = True,
     ) -> None:
         self.router = Router()
         self._openapi_info = (title, version) if openapi else None
@@ -63,6 +83,11 @@ class App(Routes):
         self._startup: list[Callable[[], Awaitable[None]]] = []
         self._shutdown: list[Callable[[], Awaitable[None]]] = []
         self._chain: Handler = self._dispatch
+        # Sessions and CSRF (porch.security); None when both are off.
+        self._guard: Guard | None = _make_guard(secret_key, sessions, csrf)
+        # Makers of provided handler parameters, by annotation (porch.db's session, ...).
+        self.providers: dict[Any, Provider] = {}
+        self.blueprints: dict[str, Blueprint] = {}  # by qualified name ("admin.users")
 
     # registering -------------------------------------------------------------------------
 
@@ -114,8 +139,10 @@ class App(Routes):
             return await files(request)
 
         name = f"static{prefix.replace('/', ':')}"
-        self.add_route(prefix + "/", serve_static, ("GET",), name + ":index")
-        self.add_route(prefix + "/{path:path}", _static_file(files), ("GET",), name)
+        self.add_route(prefix + "/", exclude_from_openapi(serve_static), ("GET",), name + ":index")
+        self.add_route(
+            prefix + "/{path:path}", exclude_from_openapi(_static_file(files)), ("GET",), name
+        )
 
     def middleware(self, func: F) -> F:
         """``async def mw(request, call_next) -> Response``; the first registered runs
@@ -182,18 +209,30 @@ class App(Routes):
             max_workers=self._max_threads, thread_name_prefix="porch-handler"
         )
         for route in self.router.routes:
-            invoker = compile_handler(route.endpoint, route.params, executor)
+            invoker = compile_handler(route.endpoint, route.params, executor, self.providers)
+            for wrap in getattr(route.endpoint, WRAPPERS, ()):
+                invoker = wrap(invoker)
             scopes = self._scopes.get(id(route))
-            self._invokers[id(route)] = scoped(invoker, scopes) if scopes else invoker
+            invoker = scoped(invoker, scopes) if scopes else invoker
+            guard = self._guard
+            if guard is not None and guard.csrf_on:
+                from porch.security.csrf import exempt_any
+
+                if not exempt_any((route.endpoint, *(scopes or ()))):
+                    invoker = guard.protect(invoker)
+            self._invokers[id(route)] = invoker
         chain: Handler = self._dispatch
         for middleware in reversed(self._middleware):
             chain = link(middleware, chain)
         self._chain = chain
         self.frozen = True
 
-    async def startup(self) -> None:
-        """Called by the server before it listens."""
+    async def startup(self, config: Config | None = None) -> None:
+        """Called by the server before it listens (with its config: production refuses to
+        start without the secret key that sessions and CSRF sign with)."""
         self.freeze()
+        if self._guard is not None:
+            self._guard.start(config.env if config is not None else None)
         for hook in self._startup:
             await hook()
 
@@ -201,6 +240,8 @@ class App(Routes):
         """Called by the server after the last request."""
         for hook in self._shutdown:
             await hook()
+        if self._guard is not None:
+            await self._guard.stop()
         # The thread pool lives as long as the app: it may be served again (tests, reloads);
         # idle workers end with the interpreter.
 
@@ -209,6 +250,8 @@ class App(Routes):
         from porch.config import Config
         from porch.server import Server
 
+        if "env" not in options and "PORCH_ENV" not in os.environ:
+            options["env"] = "development"
         Server(self, Config.from_env(host=host, port=port, **options)).run()
 
     # serving ---------------------------------------------------------------------------------
@@ -225,10 +268,22 @@ class App(Routes):
             return None
         if not self.frozen:
             self.freeze()
+        guard = self._guard
+        if guard is None:
+            try:
+                return await self._chain(request)
+            except Exception as exc:
+                return await self._handle_error(request, exc)
+        loading = guard.begin(request)  # an awaitable only for a server-side session to load
+        if loading is not None:
+            await loading
         try:
-            return await self._chain(request)
+            response = await self._chain(request)
         except Exception as exc:
-            return await self._handle_error(request, exc)
+            response = await self._handle_error(request, exc)
+        if request._security is guard:  # neither the session nor a CSRF token was used
+            return response
+        return await guard.finish(request, response)
 
     async def _dispatch(self, request: Request) -> Response:
         for hook in self._before:
@@ -266,6 +321,29 @@ class App(Routes):
                 return JSONResponse({"detail": errors}, exc.status, exc.headers)
             return Response(exc.detail + "\n", exc.status, exc.headers, "text/plain")
         raise exc  # the server logs it with its traceback and answers 500
+
+
+def _make_guard(
+    secret_key: str | bytes | Sequence[str | bytes] | None,
+    sessions: Sessions | str | bool,
+    csrf: CSRF | bool,
+) -> Guard | None:
+    """App(sessions=True|False|"cookie"|"memory"|"redis"|Sessions(...), csrf=True|False|CSRF)."""
+    if sessions is False and csrf is False:
+        return None
+    from porch.security.csrf import CSRF
+    from porch.security.guard import Guard
+    from porch.security.sessions import Sessions
+
+    if sessions is True:
+        sessions = Sessions()
+    elif isinstance(sessions, str):
+        sessions = Sessions(store=sessions)
+    return Guard(
+        secret_key,
+        sessions or None,
+        CSRF() if csrf is True else (csrf or None),
+    )
 
 
 def _static_file(files: Any) -> Callable[..., Awaitable[Response]]:

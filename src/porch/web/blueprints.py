@@ -8,7 +8,10 @@ Route names are qualified by the blueprint's name: ``url_for("users.show", id=1)
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from porch.request import Request
@@ -33,13 +36,21 @@ class Scope:
         self.after: list[Hook] = []
         self.middleware: list[Middleware] = []
         self.errors: dict[type[BaseException] | int, Hook] = {}
+        self.csrf = True  # False: the blueprint's routes skip the app's CSRF check
 
 
 class Blueprint(Routes):
     """``bp = Blueprint("users", url_prefix="/users")``; decorate handlers as on an App, then
     ``app.include(bp)``. Blueprints nest: ``bp.include(child)``."""
 
-    def __init__(self, name: str, url_prefix: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        url_prefix: str = "",
+        *,
+        template_folder: str | os.PathLike[str] | None = None,
+        csrf: bool = True,
+    ) -> None:
         if not name or "." in name:
             raise ValueError(f"blueprint name {name!r} must be non-empty and contain no '.'")
         if url_prefix and (not url_prefix.startswith("/") or url_prefix.endswith("/")):
@@ -47,9 +58,13 @@ class Blueprint(Routes):
         self.name = name
         self.url_prefix = url_prefix
         self.scope = Scope(name)
+        self.scope.csrf = csrf
         self._routes: list[tuple[str, Callable[..., Any], tuple[str, ...], str | None]] = []
         self._children: list[tuple[Blueprint, str | None]] = []
         self._included = False
+        # porch.templates searches it before the app's folder for this blueprint's routes; a
+        # relative folder is taken from the module that creates the blueprint.
+        self.template_folder = _module_relative(template_folder) if template_folder else None
 
     def route(
         self, path: str, methods: list[str] | tuple[str, ...] = ("GET",), name: str | None = None
@@ -100,6 +115,7 @@ class Blueprint(Routes):
         self._included = True
         scopes = (*scopes, self.scope)
         qualified = f"{name_prefix}{self.name}."
+        app.blueprints[qualified[:-1]] = self
         for path, func, methods, name in self._routes:
             full = (prefix + path) or "/"  # "" is the prefix itself: @bp.get("") -> /bp
             route_name = qualified + str(name or getattr(func, "__name__", path))
@@ -107,6 +123,15 @@ class Blueprint(Routes):
         for child, child_prefix in self._children:
             sub = prefix + (child.url_prefix if child_prefix is None else child_prefix)
             child.register(app, sub, qualified, scopes)
+
+
+def _module_relative(folder: str | os.PathLike[str]) -> Path:
+    """`folder` as given when absolute, else from the folder of the Blueprint's creator."""
+    path = Path(folder)
+    if path.is_absolute():
+        return path
+    file = sys._getframe(2).f_globals.get("__file__")
+    return (Path(file).resolve().parent if file else Path.cwd()) / path
 
 
 def scoped(invoker: Invoker, scopes: tuple[Scope, ...]) -> Invoker:

@@ -10,7 +10,16 @@ from porch.errors import HTTPError
 from porch.request import Request
 from porch.response import Response
 
-__all__ = ["Handler", "Hook", "Middleware", "Routes", "as_async", "find_handler", "link"]
+__all__ = [
+    "Handler",
+    "Hook",
+    "Middleware",
+    "Routes",
+    "as_async",
+    "find_handler",
+    "link",
+    "wrap_handler",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,3 +100,15 @@ class Routes:
             return func
 
         return register
+
+
+WRAPPERS = "__porch_wrappers__"
+
+
+def wrap_handler(func: F, wrap: Callable[[Any], Any]) -> F:
+    """Mark `func` so that the app wraps its compiled invoker ``(request, params) -> result``
+    with `wrap` when it freezes (how `cache_response`, `rate_limit` and the like see the
+    request of a handler that does not take one). The first wrap added is the innermost."""
+    wrappers = getattr(func, WRAPPERS, ())
+    setattr(func, WRAPPERS, (*wrappers, wrap))
+    return func

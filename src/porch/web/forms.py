@@ -207,6 +207,7 @@ async def parse_form(request: Request, limits: FormLimits) -> FormData:
     """Parse the request's form body once; later calls return the same `FormData`."""
     form = _parsed.get(request)
     if form is not None:
+        _recheck(form, limits)  # parsed earlier (e.g. by the CSRF check) with other limits
         return form
     media_type, params = parse_header(request.headers.get("content-type", ""))
     if media_type == URLENCODED:
@@ -223,6 +224,23 @@ async def parse_form(request: Request, limits: FormLimits) -> FormData:
         # (and deleted) when the request is done with, right after its response is sent.
         weakref.finalize(request, _close_files, files)
     return form
+
+
+def _recheck(form: FormData, limits: FormLimits) -> None:
+    """Hold a form parsed by an earlier call to this call's limits (a stricter
+    `max_file_size`, say): a 413 as if this call had parsed it."""
+    fields = [value for _, value in form.multi_items() if isinstance(value, str)]
+    if len(fields) > limits.max_fields:
+        raise _too_large(f"Too many form fields (limit {limits.max_fields})")
+    if any(len(value.encode()) > limits.max_field_size for value in fields):
+        raise _too_large(f"A form field is larger than {limits.max_field_size} bytes")
+    files = form.files
+    if len(files) > limits.max_files:
+        raise _too_large(f"Too many files in the form (limit {limits.max_files})")
+    limit = limits.max_file_size
+    for upload in files:
+        if limit is not None and upload.size > limit:
+            raise _too_large(f"File {upload.filename!r} is larger than {limit} bytes")
 
 
 def _close_files(files: list[tempfile.SpooledTemporaryFile[bytes]]) -> None:

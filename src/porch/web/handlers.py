@@ -5,6 +5,8 @@ request, path parameters, query parameters, headers, cookies and the JSON body a
 to their annotations and checked (msgspec types and ``Meta`` constraints). Every failing field
 is reported in one 422 error whose body is ``{"detail": [{"loc": [...], "msg": ...}]}``.
 A handler that takes nothing, or only the request, is called without any of this.
+Provided parameters (`porch.web.params.Provider`, e.g. a database session) are opened around
+the call only for the handlers that ask for one: the others pay nothing for them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, ExitStack
 from typing import Any
 
 import msgspec
@@ -23,7 +26,15 @@ import msgspec
 from porch.errors import HTTPError
 from porch.request import Request
 from porch.response import HTMLResponse, JSONResponse, Response
-from porch.web.params import Field, Invalid, analyze, is_pydantic, read_body
+from porch.web.params import (
+    Field,
+    Invalid,
+    Provider,
+    analyze,
+    is_pydantic,
+    provider_for,
+    read_body,
+)
 
 __all__ = ["Invoker", "compile_handler", "to_response"]
 
@@ -40,7 +51,7 @@ def _collector(
     fields: list[Field],
 ) -> Callable[[Request, dict[str, Any], list[Any]], dict[str, Any]]:
     """Fills the keyword arguments but the body's, adding every failure to `errors`."""
-    plain = [f for f in fields if f.where != "body"]
+    plain = [f for f in fields if f.where not in ("body", "provided")]
 
     def collect(request: Request, params: dict[str, Any], errors: list[Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
@@ -92,13 +103,18 @@ def _sync_binder(fields: list[Field]) -> Callable[[Request, dict[str, Any]], dic
 
 
 def compile_handler(
-    func: Callable[..., Any], path_params: list[str], executor: Executor
+    func: Callable[..., Any],
+    path_params: list[str],
+    executor: Executor,
+    providers: dict[Any, Provider] | None = None,
 ) -> Invoker:
     """An `Invoker` that calls `func` with what its signature asks for."""
     fields = analyze(func, path_params)
     is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
         getattr(func, "__call__", None)  # noqa: B004 - an async callable object
     )
+    if any(f.where == "provided" for f in fields):
+        return _with_providers(func, fields, is_async, executor, providers or {})
     if is_async:
         if not fields:
             return lambda request, params: func()
@@ -125,6 +141,86 @@ def compile_handler(
         return await _in_thread(executor, functools.partial(func, **await bind(request, params)))
 
     return call_sync
+
+
+def _with_providers(
+    func: Callable[..., Any],
+    fields: list[Field],
+    is_async: bool,
+    executor: Executor,
+    providers: dict[Any, Provider],
+) -> Invoker:
+    """The invoker of a handler with provided parameters: each is opened before the call and
+    closed after it with the call's outcome (the exception, if it raised)."""
+    wanted = [(f.name, provider_for(f, providers, func)) for f in fields if f.where == "provided"]
+    bind = _binder(fields)
+    if is_async:
+        opens = _openers(func, wanted, "open")
+        if len(opens) == 1:  # the common case (one database session): no exit stack
+            return _with_one(func, fields, *opens[0])
+
+        async def call_async(request: Request, params: dict[str, Any]) -> Any:
+            kwargs = await bind(request, params)
+            async with AsyncExitStack() as stack:
+                for name, open_value in opens:
+                    kwargs[name] = await stack.enter_async_context(open_value(request))
+                return await func(**kwargs)
+
+        return call_async
+    sync_opens = _openers(func, wanted, "open_sync")
+
+    async def call_sync(request: Request, params: dict[str, Any]) -> Any:
+        kwargs = await bind(request, params)
+
+        def run() -> Any:  # in the worker thread: the values are made and closed there too
+            with ExitStack() as stack:
+                for name, open_value in sync_opens:
+                    kwargs[name] = stack.enter_context(open_value(request))
+                return func(**kwargs)
+
+        return await _in_thread(executor, run)
+
+    return call_sync
+
+
+def _with_one(
+    func: Callable[..., Any],
+    fields: list[Field],
+    name: str,
+    open_value: Callable[[Request], AbstractAsyncContextManager[Any]],
+) -> Invoker:
+    """An async handler with one provided parameter."""
+    if any(f.where == "body" for f in fields):
+        bind = _binder(fields)
+
+        async def call_with_body(request: Request, params: dict[str, Any]) -> Any:
+            kwargs = await bind(request, params)
+            async with open_value(request) as kwargs[name]:
+                return await func(**kwargs)
+
+        return call_with_body
+    bind_now = _sync_binder(fields)
+
+    async def call(request: Request, params: dict[str, Any]) -> Any:
+        kwargs = bind_now(request, params)
+        async with open_value(request) as kwargs[name]:
+            return await func(**kwargs)
+
+    return call
+
+
+def _openers(
+    func: Callable[..., Any], wanted: list[tuple[str, Provider]], kind: str
+) -> list[tuple[str, Any]]:
+    """Each provider's opener of `kind` (``open`` for async handlers, ``open_sync`` for
+    sync ones), or a `TypeError` with the provider's hint when it has none of that kind."""
+    found = []
+    for name, provider in wanted:
+        opener = getattr(provider, kind)
+        if opener is None:
+            raise TypeError(f"{func.__qualname__}: parameter {name!r} {provider.hint}")
+        found.append((name, opener))
+    return found
 
 
 async def _in_thread(executor: Executor, call: Callable[[], Any]) -> Any:

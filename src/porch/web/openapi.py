@@ -56,6 +56,12 @@ _VALIDATION_ERROR = {
 _HIDDEN = "__porch_openapi_hidden__"
 
 
+def exclude(endpoint: Any) -> Any:
+    """Leave `endpoint` out of the OpenAPI document (the docs routes, static mounts)."""
+    setattr(endpoint, _HIDDEN, True)
+    return endpoint
+
+
 class _Schemas:
     """Collects the types to describe, then turns them into schemas in one pass."""
 
@@ -157,7 +163,7 @@ def _operation(
             operation["description"] = rest.strip()
     parameters = []
     for field in fields:
-        if field.where in ("request", "body"):
+        if field.where in ("request", "body", "provided"):
             continue
         parameter: dict[str, Any] = {
             "name": field.key,
@@ -183,7 +189,7 @@ def _operation(
             "content": {"application/json": media},
         }
     operation["responses"] = {"200": _success(route, schemas)}
-    if any(f.where not in ("request",) for f in fields):
+    if any(f.where not in ("request", "provided") for f in fields):
         operation["responses"]["422"] = {
             "description": "Validation Error",
             "content": {
@@ -234,6 +240,6 @@ def install(router: Router, document: Any) -> None:
         return HTMLResponse(DOCS_HTML)
 
     for endpoint in (openapi_json, openapi_docs):
-        setattr(endpoint, _HIDDEN, True)
+        exclude(endpoint)
     router.add("/openapi.json", openapi_json, ("GET",), "openapi_json")
     router.add("/docs", openapi_docs, ("GET",), "openapi_docs")

@@ -10,6 +10,9 @@ a list of `Field` values that the invoker fills per request and that OpenAPI des
   model, or anything marked ``Annotated[X, Body()]``: the JSON request body;
 - marked ``Header()`` or ``Cookie()``: that header (``user_agent`` reads ``user-agent``) or
   cookie; ``Query(alias="q")`` renames a query parameter;
+- a type registered with `provided()` (``porch.db.Session``, ...): a value made per request
+  by the app's `Provider` for it (``app.providers``), opened before the handler runs and
+  closed after it, with the handler's outcome (see `Provider`);
 - anything else: a query parameter (plain types, ``Optional``, ``list[...]``, ``Literal``,
   enums, msgspec ``Meta`` constraints).
 
@@ -26,6 +29,7 @@ import re
 import sys
 import typing
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import Annotated, Any, ClassVar
 
 import msgspec
@@ -41,8 +45,10 @@ __all__ = [
     "Invalid",
     "Param",
     "Path",
+    "Provider",
     "Query",
     "analyze",
+    "provided",
     "read_body",
 ]
 
@@ -109,12 +115,45 @@ class Invalid(Exception):
         self.errors = errors
 
 
+class Provider:
+    """Makes the value of a provided parameter for one request.
+
+    `open` is for ``async def`` handlers: an async context manager entered before the handler
+    is called and left after it returns or raises (it sees the exception, so a database
+    session commits on success and rolls back on error). `open_sync` is for plain ``def``
+    handlers: a context manager entered and left in the handler's worker thread. A provider
+    without the one a handler needs is refused when the app freezes, with `hint` in the error.
+    """
+
+    __slots__ = ("hint", "open", "open_sync")
+
+    def __init__(
+        self,
+        open: Callable[[Request], AbstractAsyncContextManager[Any]] | None = None,
+        open_sync: Callable[[Request], AbstractContextManager[Any]] | None = None,
+        hint: str = "",
+    ) -> None:
+        self.open = open
+        self.open_sync = open_sync
+        self.hint = hint
+
+
+_PROVIDED: dict[Any, str] = {}  # annotation -> how to attach a provider (for error messages)
+
+
+def provided(kind: Any, how: str) -> None:
+    """Declare `kind` a provided annotation: a handler parameter annotated with it is never read
+    from the request; the app's ``providers[kind]`` makes it. `how` tells a user whose app has
+    no provider for it what to do (``"call db.init_app(app)"``)."""
+    _PROVIDED[kind] = how
+
+
 @dataclasses.dataclass(slots=True)
 class Field:
     """One handler parameter: its name, where it comes from and its type."""
 
     name: str
-    where: str  # request | path | query | header | cookie | body
+    where: str  # request | path | query | header | cookie | body | provided
     key: str  # its name on the wire
     annotation: Any  # porch markers removed, msgspec Meta kept; Any when not annotated
     default: Any = MISSING
@@ -253,6 +292,8 @@ def _field(name: str, annotation: Any, default: Any, in_path: bool) -> Field:
         annotation = Any
     if isinstance(annotation, type) and issubclass(annotation, Request):
         return Field(name, "request", name, annotation)
+    if _PROVIDED and _is_provided(annotation):
+        return Field(name, "provided", name, annotation)
     plain, marker = split_marker(annotation)
     if in_path:
         where = "path"
@@ -275,6 +316,27 @@ def _field(name: str, annotation: Any, default: Any, in_path: bool) -> Field:
                 reason = f"annotation {plain!r} cannot be resolved; define it at module level"
             raise TypeError(f"parameter {name!r}: {reason}") from None
     return Field(name, where, key, plain, default, many, _converter(plain, where))
+
+
+def _is_provided(annotation: Any) -> bool:
+    try:
+        return annotation in _PROVIDED
+    except TypeError:  # an unhashable annotation is never a provided type
+        return False
+
+
+def provider_for(
+    field: Field, providers: dict[Any, Provider], func: Callable[..., Any]
+) -> Provider:
+    """The app's provider for a provided `field`, or a `TypeError` saying how to attach one."""
+    provider = providers.get(field.annotation)
+    if provider is None:
+        kind = getattr(field.annotation, "__qualname__", repr(field.annotation))
+        raise TypeError(
+            f"{func.__qualname__}: parameter {field.name!r} wants a {kind}, which this app does "
+            f"not provide: {_PROVIDED[field.annotation]}"
+        )
+    return provider
 
 
 def split_marker(annotation: Any) -> tuple[Any, Param | None]:

@@ -549,6 +549,7 @@ def live_server(app: Any, ready_timeout: float = 10.0, **config: Any) -> Iterato
     from porch.server import Server
 
     config.setdefault("access_log", False)
+    config.setdefault("env", "development")  # a test server, like the test client
     settings = Config(host="127.0.0.1", port=0, **config)
     server = Server(app, settings)
     errors: list[BaseException] = []

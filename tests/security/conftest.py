@@ -1,0 +1,1 @@
+from tests.redis_service import redis_prefix  # noqa: F401 - a fixture
