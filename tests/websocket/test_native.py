@@ -224,6 +224,26 @@ def test_blueprint_route_with_its_hook_and_middleware(served):
     assert info.value.response.body == b"banned\n"
 
 
+def test_rate_limit_on_a_websocket_route():
+    from porch.security import rate_limit
+
+    app = porch.App()
+
+    @app.websocket("/limited")
+    @rate_limit("2/minute")
+    async def limited(ws: porch.WebSocket) -> None:
+        await ws.accept()
+        await ws.send("in")
+
+    with live_server(app) as server:
+        for _ in range(2):
+            with connect(url(server, "/limited")) as ws:
+                assert ws.recv(WAIT) == "in"
+        with pytest.raises(InvalidStatus) as info:
+            connect(url(server, "/limited"))
+    assert info.value.response.status_code == 429
+
+
 def test_same_path_serves_a_page_over_http(served):
     server, _ = served
     import httpx

@@ -26,6 +26,7 @@ from typing import Any
 from porch.errors import HTTPError
 from porch.request import Request
 from porch.response import Response
+from porch.web.chain import WRAPPERS
 from porch.web.routing import WEBSOCKET, Match, Router
 from porch.websocket.connection import WebSocket, handshake_error, is_websocket
 from porch.websocket.protocol import WebSocketDisconnect
@@ -94,6 +95,9 @@ def websocket_endpoint(
     endpoint.__qualname__ = func.__qualname__
     endpoint.__doc__ = func.__doc__
     endpoint.__module__ = func.__module__
+    wrappers = getattr(func, WRAPPERS, None)
+    if wrappers:  # @rate_limit and the like, under @app.websocket
+        setattr(endpoint, WRAPPERS, wrappers)
     return endpoint
 
 
@@ -114,14 +118,15 @@ async def run_handler(
         logger.error("Exception in WebSocket handler for %s", ws.request.path, exc_info=exc)
         if not ws.closed:
             await ws.close(1011, "internal error")
-        return UPGRADED
+        return upgraded()
     if not ws.accepted:
         return Response("WebSocket connection refused\n", 403, media_type="text/plain")
     if not ws.closed:
         await ws.close()
-    return UPGRADED
+    return upgraded()
 
 
-# What a WebSocket endpoint returns once the connection was handed over: the server sends
-# nothing for it (after-request hooks see it).
-UPGRADED = Response(b"", 101)
+def upgraded() -> Response:
+    """What a WebSocket endpoint returns once the connection was handed over: the server
+    sends nothing for it. A new one each time: after-request hooks may add to it."""
+    return Response(b"", 101)
