@@ -11,7 +11,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-native = porch.App()
+native = porch.App(sessions=False, csrf=False)  # a bare echo: neither is used
 
 
 @native.get("/ws/echo")

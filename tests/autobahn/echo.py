@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import porch
 
-app = porch.App()
+app = porch.App(sessions=False, csrf=False)  # a bare echo: neither is used
 
 
 @app.websocket("/ws")
