@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadgen import SERVER_CPU, WARMUP_S, BenchError, pinned, run_wrk
+from loadgen import SERVER_CPU, WARMUP_S, BenchError, pinned, run_wrk, run_ws
 from reporting import Results, Row, as_json, environment, markdown
 from suites import BENCH_DIR, SERVERS, SUITES, Launch, Scenario
 
@@ -152,8 +152,12 @@ def measure(server_name: str, scenario: Scenario, duration: float) -> Row:
             check_scenario(scenario, launch.port, headers, body)
             row.notes = header_notes(headers)
             url = f"http://127.0.0.1:{launch.port}{scenario.path}"
-            run_wrk(url, WARMUP_S, scenario.pipeline, scenario.connections)
-            sample = run_wrk(url, duration, scenario.pipeline, scenario.connections)
+            if scenario.client == "ws":  # WebSocket echo messages, not HTTP requests
+                run_ws(url, WARMUP_S, scenario.connections)
+                sample = run_ws(url, duration, scenario.connections)
+            else:
+                run_wrk(url, WARMUP_S, scenario.pipeline, scenario.connections)
+                sample = run_wrk(url, duration, scenario.pipeline, scenario.connections)
             if proc.poll() is not None:
                 raise BenchError(f"died during the run: {log_tail(log)}")
             row.runs.append(sample)

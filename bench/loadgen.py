@@ -6,15 +6,18 @@ suite is measured the same way.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
+import sys
 from dataclasses import dataclass
 
 from suites import BENCH_DIR
 
 SERVER_CPU, CLIENT_CPU = "0", "1"
 CONNECTIONS = 64
+WS_CONNECTIONS = 16  # WebSocket echo connections (bench/ws_client.py)
 WARMUP_S = 2
 
 
@@ -78,13 +81,44 @@ def wrk_command(
 
 def run_wrk(url: str, duration: float, pipeline: int, connections: int | None = None) -> Sample:
     cmd = pinned(CLIENT_CPU) + wrk_command(url, duration, pipeline, connections)
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError("wrk did not finish in time") from exc
-    if done.returncode != 0:
-        raise BenchError(f"wrk failed: {(done.stderr or done.stdout).strip()[-200:]}")
-    sample = parse_wrk(done.stdout, latency=pipeline == 1)
+    sample = parse_wrk(_load(cmd, "wrk", duration), latency=pipeline == 1)
     if sample.requests == 0:
         raise BenchError("wrk completed no request")
     return sample
+
+
+def run_ws(url: str, duration: float, connections: int | None = None) -> Sample:
+    """The WebSocket echo load (bench/ws_client.py) instead of wrk: `rps` is messages echoed
+    per second; `url` is the scenario's http:// URL, spoken to as ws://."""
+    ws_url = "ws://" + url.split("://", 1)[1]
+    cmd = pinned(CLIENT_CPU) + [
+        sys.executable,
+        str(BENCH_DIR / "ws_client.py"),
+        ws_url,
+        "--connections",
+        str(connections or WS_CONNECTIONS),
+        "--duration",
+        f"{duration:g}",
+    ]
+    result = json.loads(_load(cmd, "ws_client", duration).strip().splitlines()[-1])
+    if not result["messages"]:
+        raise BenchError("ws_client echoed no message")
+    return Sample(
+        rps=result["rate"],
+        p50_ms=result["p50_ms"],
+        p99_ms=result["p99_ms"],
+        requests=result["messages"],
+        socket_errors=result["errors"],
+        non_2xx=0,
+    )
+
+
+def _load(cmd: list[str], name: str, duration: float) -> str:
+    """Run a load generator for `duration` seconds (bounded); its standard output."""
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 30)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{name} did not finish in time") from exc
+    if done.returncode != 0:
+        raise BenchError(f"{name} failed: {(done.stderr or done.stdout).strip()[-200:]}")
+    return done.stdout

@@ -60,6 +60,7 @@ class Scenario:
     probes: tuple[Probe, ...] = ()  # checked once per start, before the warm-up
     content_type: str | None = None  # the first response's media type must be this
     workers: int = 1  # >1: each server runs that many processes, not pinned to one core
+    client: str = "wrk"  # "ws": WebSocket echo messages with bench/ws_client.py
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,31 @@ DB_PROBES = (Probe("/queries?queries=foo", 200, _worlds(1)), Probe("/queries?que
 # --- servers -----------------------------------------------------------------
 
 
+# --- the websocket suite ----------------------------------------------------------
+
+# Scenario path -> (porch's app and its --interface, uvicorn's app).
+WS_APPS = {
+    "/ws/echo": (("bench.apps.ws_echo:native", "porch"), "bench.apps.ws_echo:asgi"),
+    "/ws/asgi": (("bench.apps.ws_echo:asgi", "asgi3"), "bench.apps.ws_echo:asgi"),
+}
+
+
 def _porch(launch: Launch) -> list[str]:
+    ws = WS_APPS.get(launch.path.split("?")[0])
+    if ws is not None:
+        (target, interface), _ = ws
+        port = ["--port", str(launch.port)]
+        return [
+            sys.executable,
+            "-m",
+            "porch",
+            "serve",
+            target,
+            "--interface",
+            interface,
+            *port,
+            "--no-access-log",
+        ]
     if _static(launch):
         app = ["static", str(static_root(launch))]
     elif _framework(launch):
@@ -244,6 +269,10 @@ def _porch(launch: Launch) -> list[str]:
 def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]:
     if hosted(launch):
         app = _hosted(launch, "asgi3").target
+    ws = WS_APPS.get(launch.path)
+    ws_impl = []
+    if ws is not None:  # uvicorn's `websockets` implementation, as porch's library
+        app, ws_impl = ws[1], ["--ws", "websockets"]
     return [
         sys.executable,
         "-m",
@@ -256,6 +285,7 @@ def _uvicorn(launch: Launch, app: str = "bench.apps.asgi_bare:app") -> list[str]
         "uvloop",
         "--http",
         "httptools",
+        *ws_impl,
         "--log-level",
         "warning",
         *(["--workers", str(launch.workers)] if launch.workers > 1 else []),
@@ -608,6 +638,16 @@ SUITES: dict[str, Suite] = {
                 Target("asgi-plaintext", "uvicorn", 1.3),
                 Target("wsgi-plaintext", "gunicorn-sync", 3.0),
             ),
+        ),
+        Suite(
+            "websocket",
+            scenarios=(
+                # porch's native route vs uvicorn + websockets running a bare ASGI echo
+                Scenario("ws-echo", "/ws/echo", ("porch", "uvicorn"), client="ws"),
+                # the same bare ASGI echo on both servers
+                Scenario("ws-asgi-echo", "/ws/asgi", ("porch", "uvicorn"), client="ws"),
+            ),
+            targets=(Target("ws-echo", "uvicorn", 1.3),),
         ),
         Suite(
             # Scenario against scenario on porch alone: a cached endpoint against the same

@@ -30,6 +30,7 @@ from porch import (
     Response,
     ServerSentEvent,
     StreamingResponse,
+    WebSocket,
 )
 from porch.cache import MemoryCache, cache_response
 from porch.db import Database, Model, Session
@@ -57,6 +58,7 @@ PAGES = [
     ("/visits", "GET", "a cookie with safe defaults (HttpOnly, SameSite=Lax)"),
     ("/stream?n=5", "GET", "a chunked response produced by an async generator"),
     ("/clock", "GET", "Server-Sent Events: a live clock"),
+    ("/chat", "GET", "WebSockets: a chat room (@app.websocket, broadcast to every tab)"),
     ("/slow?ms=300", "GET", "a handler that awaits before answering"),
     ("/blocking", "GET", "a plain def handler: runs in the thread pool"),
     ("/error", "GET", "an exception in a handler: a 500, and the server carries on"),
@@ -262,6 +264,41 @@ async def error() -> str:
 @app.get("/teapot")
 async def teapot() -> str:
     raise HTTPError(418, "I'm a teapot")
+
+
+# WebSockets: every open /chat tab is in this set; a message goes to all of them.
+CHAT: set[WebSocket] = set()
+
+
+@app.get("/chat")
+async def chat() -> str:
+    return page(
+        "Chat",
+        "<h1>Chat</h1><p>Open this page in two tabs and type in one.</p>"
+        '<form id="f"><input id="m" autocomplete="off" placeholder="say something">'
+        '<button>send</button></form><ul id="log"></ul><script>'
+        'const ws = new WebSocket(location.href.replace(/^http/, "ws") + "/ws");'
+        'ws.onmessage = e => { const li = document.createElement("li");'
+        ' li.textContent = e.data; document.getElementById("log").append(li); };'
+        'document.getElementById("f").onsubmit = e => { e.preventDefault();'
+        ' const m = document.getElementById("m"); ws.send(m.value); m.value = ""; };'
+        "</script>",
+    )
+
+
+@app.websocket("/chat/ws")
+async def chat_socket(ws: WebSocket) -> None:
+    await ws.accept()
+    CHAT.add(ws)
+    try:
+        await ws.send(f"welcome: {len(CHAT)} in the room")
+        async for message in ws:
+            text = message if isinstance(message, str) else "(binary)"
+            for member in list(CHAT):
+                if not member.closed:
+                    await member.send(text[:500])
+    finally:
+        CHAT.discard(ws)
 
 
 @app.get("/account")

@@ -30,6 +30,7 @@ from porch.response import (
 from porch.server import Server, run
 from porch.static import FileResponse, StaticFiles
 from porch.web import App, Blueprint, Body, Cookie, Header, Path, Query
+from porch.websocket import WebSocket, WebSocketDisconnect, is_websocket
 
 __version__ = "0.1.0"
 
@@ -72,4 +73,8 @@ __all__ = [
     "ClientDisconnected",
     "ResponseError",
     "ConfigError",
+    # WebSockets
+    "WebSocket",
+    "WebSocketDisconnect",
+    "is_websocket",
 ]

@@ -172,6 +172,24 @@ class Config:
         "development or production (unset: production, or development with --reload).",
         _ENVS,
     )
+    ws_max_size: int = _opt(
+        1024 * 1024, "Largest incoming WebSocket message in bytes (else close 1009)."
+    )
+    ws_max_queue: int = _opt(
+        32, "Received WebSocket messages held for the app before reading the socket pauses."
+    )
+    ws_ping_interval: float = _opt(
+        20.0, "Seconds between keep-alive pings on each WebSocket (0 = no pings)."
+    )
+    ws_ping_timeout: float = _opt(
+        20.0, "Seconds a WebSocket peer has to answer a ping before it is closed (1011)."
+    )
+    ws_close_timeout: float = _opt(
+        10.0, "Seconds a WebSocket closing handshake may take before the socket is cut."
+    )
+    ws_per_message_deflate: bool = _opt(
+        True, "Offer permessage-deflate compression to WebSocket clients that ask for it."
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -186,6 +204,7 @@ class Config:
                     raise ConfigError(f"{_label(f.name)} must be 0 (off) or more; got {value!r}")
             elif f.name.startswith(("limit_", "timeout_")) and not value > 0:
                 raise ConfigError(f"{_label(f.name)} must be positive; got {value!r}")
+        _check_websocket(self)
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{_label('port')} must be between 0 and 65535; got {self.port}")
         if self.wsgi_threads < 1:
@@ -410,3 +429,15 @@ def _is_plain_path(path: str) -> bool:
 def _label(name: str) -> str:
     """How a field is named to a person: its flag and its variable."""
     return f"--{name.replace('_', '-')} ({ENV_PREFIX}{name.upper()})"
+
+
+def _check_websocket(config: Config) -> None:
+    """The WebSocket settings: sizes and timeouts positive, pings 0 (off) or more."""
+    for name in ("ws_max_size", "ws_max_queue", "ws_ping_timeout", "ws_close_timeout"):
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"{_label(name)} must be positive; got {getattr(config, name)!r}")
+    if not config.ws_ping_interval >= 0:
+        raise ConfigError(
+            f"{_label('ws_ping_interval')} must be 0 (off) or more; "
+            f"got {config.ws_ping_interval!r}"
+        )

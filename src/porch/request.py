@@ -356,6 +356,12 @@ class Request(RequestHead):
         value = self.headers.get("content-type", "")
         return value.partition(";")[0].strip().lower()
 
+    @property
+    def last_event_id(self) -> str | None:
+        """The ``Last-Event-ID`` header a reconnecting EventSource sends: the id of the last
+        Server-Sent Event it received (None on a first connection). Resume after it."""
+        return self.headers.get("last-event-id")
+
     # the connection --------------------------------------------------------------------
 
     @property

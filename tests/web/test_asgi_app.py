@@ -425,8 +425,15 @@ def test_lifespan_runs_hooks_copies_state_and_reports_failures() -> None:
 
 
 def test_unknown_scopes_are_refused() -> None:
-    with pytest.raises(ValueError, match="websocket"):
-        serve_once(App(), {"type": "websocket"})
+    with pytest.raises(ValueError, match="webtransport"):
+        serve_once(App(), {"type": "webtransport"})
+
+
+def test_websocket_scopes_are_refused_with_a_close() -> None:
+    """WebSocket routes need porch's own server: under another one the handshake is refused
+    (a close before accept: the server answers 403), never an exception."""
+    peer = serve_once(App(), {"type": "websocket"}, {"type": "websocket.connect"})
+    assert peer.sent == [{"type": "websocket.close", "code": 1008}]
 
 
 def test_a_stream_may_read_the_body_while_it_is_sent() -> None:

@@ -35,6 +35,8 @@ _WATCHED = frozenset(
     (b"host", b"content-length", b"transfer-encoding", b"expect", b"upgrade", b"connection")
 )
 # Method, spaces, version, colon and CRLF of an unfinished line beyond its counted content.
+# Bytes a client may send after an Upgrade request before it is answered.
+UPGRADE_BUFFER = 64 * 1024
 _LINE_SLACK = 64
 # Bytes allowed per chunk for its size line, extensions and CRLFs.
 _CHUNK_SLACK = 1024
@@ -102,6 +104,18 @@ class RequestParser:
         self._watched: dict[bytes, bytes] = {}
         self._kind = BodyKind.NONE
 
+    def _after_upgrade(self, data: bytes) -> list[object]:
+        """Keep what follows an Upgrade request for the protocol that may take the connection
+        over, up to `UPGRADE_BUFFER` bytes: past that, an error event (which stops reading)."""
+        early = self.upgrade_data
+        if early is None or len(early) > UPGRADE_BUFFER:
+            return []
+        early += data
+        self.upgrade_data = early
+        if len(early) > UPGRADE_BUFFER:
+            return [ProtocolError(400, "Too much data before the upgrade was answered")]
+        return []
+
     @property
     def finished(self) -> bool:
         """True after an error or an Upgrade: no further bytes are parsed."""
@@ -110,7 +124,7 @@ class RequestParser:
     def receive_data(self, data: bytes) -> list[object]:
         """Feed bytes; return the events they complete, in order."""
         if self._dead:
-            return []
+            return self._after_upgrade(data)
         events: list[object] = []
         self._events = events
         was_in_head = self.in_head

@@ -29,16 +29,18 @@ import asyncio
 import contextvars
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from porch.datastructures import FRAMING_HEADERS
 from porch.errors import ClientDisconnected, ConfigError, ProtocolError, ResponseError
 from porch.http.writer import check_header
+from porch.interfaces.asgi_ws import serve_websocket
 from porch.interfaces.hosted import complete_response, streamed_response
 from porch.request import Request
 from porch.response import FileBody, Response, internal_error
 from porch.tasks import start_task
+from porch.websocket import is_websocket
 
 __all__ = ["ASGIHost", "STREAM_HIGH_WATER", "asgi2_to_asgi3"]
 
@@ -165,13 +167,21 @@ class ASGIHost:
         }
 
     async def __call__(self, request: Request) -> Response:
+        if request.upgrade is not None and is_websocket(request):
+            return await serve_websocket(self, request)
         exchange = _Exchange(request)
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[Response] = loop.create_future()
         exchange.ready = ready
+        return await self.run_until_ready(self._run(exchange), ready)
+
+    async def run_until_ready(
+        self, run: Coroutine[Any, Any, None], ready: asyncio.Future[Response]
+    ) -> Response:
+        """Start the app's `run` and return the response it makes `ready`."""
         # The app runs in a task of its own from its first step: ASGI apps (anyio, task
         # groups, cancel scopes) need a current task, and may run on after their response.
-        task = start_task(loop, self._run(exchange), contextvars.copy_context())
+        task = start_task(asyncio.get_running_loop(), run, contextvars.copy_context())
         if not task.done():
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

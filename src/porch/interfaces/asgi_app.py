@@ -61,6 +61,11 @@ async def asgi_call(app: NativeApp, scope: ASGIScope, receive: Receive, send: Se
         await _http(app, scope, receive, send)
     elif kind == "lifespan":
         await _lifespan(app, scope, receive, send)
+    elif kind == "websocket":
+        # WebSocket routes need porch's own server, which hands the socket over
+        # (docs/websockets.md): refuse the handshake (403) rather than fail.
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
     else:
         raise ValueError(f"porch does not serve ASGI {kind!r} scopes")
 

@@ -153,7 +153,21 @@ class ObservedProtocol(ProbingProtocol):
         self.started = time.perf_counter()
         HTTPProtocol._run(self, request, app)
 
+    def _log_upgrade(self, request: Request) -> None:
+        self.state.requests += 1
+        self._record(request, 101, 0)
+
+    def _upgraded_closed(self) -> None:
+        super()._upgraded_closed()
+        if self.counted:
+            self.counted = False
+            self.observer.connections -= 1
+
     def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
+        self._record(request, status, size)
+        super()._finished(request, status, size, keep_alive)
+
+    def _record(self, request: Request, status: int, size: int) -> None:
         if self.timed is request:
             self.timed = None
             seconds = time.perf_counter() - self.started
@@ -162,7 +176,6 @@ class ObservedProtocol(ProbingProtocol):
                 self.metrics.observe(request.method, status, seconds)
             if self.log is not None:
                 self.log.log(request, status, size, seconds)
-        super()._finished(request, status, size, keep_alive)
 
 
 # The probe apps ----------------------------------------------------------------------------

@@ -71,6 +71,7 @@ class HTTPProtocol(asyncio.Protocol):
         self.lost: asyncio.Future[None] | None = None  # made when someone waits for it
         self.batch = False  # the requests being answered came pipelined
         self.forwarding = False  # the peer is a trusted proxy whose headers are read
+        self.upgraded: Any = None  # the protocol (WebSocket) the connection was handed to
 
     # asyncio callbacks -----------------------------------------------------------------------
 
@@ -248,6 +249,9 @@ class HTTPProtocol(asyncio.Protocol):
             task.add_done_callback(functools.partial(self._app_done, request))
             return
         # Finished in its first step (Python 3.12+): answered now, in this batch's write.
+        if self.upgraded is not None:
+            self._upgrade_done(request)
+            return
         streaming = self._send(request, task.result())
         if streaming is not None:
             self.state.track(self.state.loop.create_task(self._then_pump(streaming)))
@@ -268,6 +272,9 @@ class HTTPProtocol(asyncio.Protocol):
         if task.cancelled():
             return
         response = task.result()
+        if self.upgraded is not None:
+            self._upgrade_done(request)
+            return
         if self.flow.lost:
             stream = getattr(response, "stream", None)
             if stream is not None:
@@ -517,6 +524,44 @@ class HTTPProtocol(asyncio.Protocol):
         self.out.append(error_response(error.status, error.detail, self.state.preamble))
         self._flush()
         self.transport.close()
+
+    # protocol upgrade ------------------------------------------------------------------------
+
+    def take_over(self, protocol: Any, head: bytes) -> None:
+        """Write `head` (the 101 response) and hand the connection to `protocol` (a
+        `porch.websocket` connection), which takes the bytes that followed the request and
+        resumes reading. From now on the server's tick and shutdown reach `protocol`."""
+        self.upgraded = protocol
+        self.closing = True
+        self._flush()
+        self.transport.write(head)
+        if self.current is not None:
+            self._log_upgrade(self.current)
+        protocol.on_close = self._upgraded_closed
+        state = self.state
+        state.connections.add(protocol)
+        state.connections.discard(self)
+        self.transport.set_protocol(protocol)
+        protocol.start(self.parser.upgrade_data or b"", self.flow.write_paused)
+
+    def _log_upgrade(self, request: Request) -> None:
+        """The handshake is answered: the request counts as done with 101."""
+        self.state.requests += 1
+        log = self.state.access_log
+        if log is not None:
+            log(request, 101, 0, 0.0)
+
+    def _upgraded_closed(self) -> None:
+        """The connection handed over has closed: the upgrade request's client is gone."""
+        self.flow.connection_lost()
+        lost = self.lost
+        if lost is not None and not lost.done():
+            lost.set_result(None)
+
+    def _upgrade_done(self, request: Request) -> None:
+        """The app that took the connection over returned: close what it left open."""
+        self.current = None
+        self.upgraded.app_finished()
 
     # timeouts and shutdown -------------------------------------------------------------------
 

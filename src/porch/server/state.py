@@ -37,6 +37,7 @@ class ServerState:
         self.config = config
         self.limits = config.limits
         self.loop = loop
+        # HTTP connections, and the WebSocket ones they were handed to (same tick/shutdown).
         self.connections: set[HTTPProtocol] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.draining = False

@@ -34,6 +34,7 @@ from porch.web.openapi import exclude as exclude_from_openapi
 from porch.web.openapi import install as install_openapi
 from porch.web.params import Provider
 from porch.web.routing import RedirectSlash, Router
+from porch.websocket.routes import match_upgrade
 
 if TYPE_CHECKING:
     from porch.config import Config
@@ -292,7 +293,10 @@ class App(Routes):
             if early is not None:
                 return to_response(early)
         try:
-            match = self.router.match(request.method, request.path)
+            if request.upgrade is None:
+                match = self.router.match(request.method, request.path)
+            else:  # WebSocket routes first (porch.websocket.routes)
+                match = match_upgrade(self.router, request)
         except RedirectSlash as redirect:
             location = redirect.location
             if request.query_string:

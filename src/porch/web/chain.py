@@ -83,6 +83,24 @@ class Routes:
     def delete(self, path: str, name: str | None = None) -> Callable[[F], F]:
         return self.route(path, ("DELETE",), name)
 
+    def websocket(
+        self,
+        path: str,
+        name: str | None = None,
+        *,
+        origins: list[str | None] | tuple[str | None, ...] | None = None,
+    ) -> Callable[[F], F]:
+        """Register ``async def handler(ws: porch.WebSocket, ...)`` for WebSocket upgrades of
+        `path` (docs/websockets.md). `origins`: the Origin values accepted (None in it
+        allows requests without one); others get 403."""
+        from porch.websocket.routes import WEBSOCKET, websocket_endpoint
+
+        def register(func: F) -> F:
+            self.route(path, (WEBSOCKET,), name)(websocket_endpoint(func, path, origins))
+            return func
+
+        return register
+
 
 WRAPPERS = "__porch_wrappers__"
 

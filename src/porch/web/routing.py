@@ -20,6 +20,9 @@ from urllib.parse import quote, urlencode
 
 from porch.errors import ConfigError, HTTPError
 
+# The pseudo-method of WebSocket routes (`porch.websocket.routes`): upgrade requests only.
+WEBSOCKET = "WEBSOCKET"
+
 __all__ = [
     "CONVERTERS",
     "Converter",
@@ -304,6 +307,12 @@ class Router:
                 return Match(route, params)
             allowed.update(route.methods)
         if allowed:
+            if allowed == {WEBSOCKET}:
+                raise HTTPError(
+                    426,
+                    "This URL speaks WebSocket only: connect with a WebSocket client",
+                    {"upgrade": "websocket", "connection": "Upgrade"},
+                )
             raise HTTPError(405, "Method Not Allowed", {"allow": _allow(allowed)})
         other = path[:-1] if path.endswith("/") and path != "/" else path + "/"
         if self._exists(other):
@@ -340,6 +349,7 @@ class Router:
 
 
 def _allow(methods: set[str]) -> str:
+    methods = methods - {WEBSOCKET}
     if "GET" in methods:
         methods = methods | {"HEAD"}
     return ", ".join(sorted(methods | {"OPTIONS"}))
