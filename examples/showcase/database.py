@@ -1,0 +1,28 @@
+"""The showcase's database and cache, in a module of their own so that every blueprint can
+import them without importing the app.
+
+The database is ``$SHOWCASE_DATABASE_URL`` when set (the tests point it at a temporary
+file), else ``$PORCH_DATABASE_URL``, else the SQLite file ``showcase.db`` next to this
+module. The cache is in-process memory: one per server process (see docs/showcase.md for
+the Redis variant that several workers would share).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from porch.cache import MemoryCache
+from porch.db import Database
+
+HERE = Path(__file__).resolve().parent
+
+db = Database(
+    os.environ.get("SHOWCASE_DATABASE_URL")
+    or os.environ.get("PORCH_DATABASE_URL")
+    or f"sqlite:///{HERE / 'showcase.db'}",
+    root=HERE,  # migrations/ is next to this module
+)
+
+# Bounded like every porch cache: the stats page's numbers and the server-side sessions.
+cache = MemoryCache("showcase:", max_entries=10_000)
