@@ -16,10 +16,16 @@ from sqlalchemy import select
 from examples.showcase.blueprints.posts import publish_post
 from examples.showcase.models import BODY_LENGTH, COMMENT_LENGTH, TITLE_LENGTH, Comment, Post, User
 from examples.showcase.stats import site_stats
-from porch import Blueprint, Request, abort
+from porch import Blueprint, HTTPError, JSONResponse, Request, abort
 from porch.db import Session
 
 bp = Blueprint("api", url_prefix="/api", csrf=False)
+
+
+@bp.error_handler(HTTPError)
+def json_error(request: Request, exc: HTTPError) -> JSONResponse:
+    """Errors of the API in JSON, ``{"detail": ...}`` like its 422s (pages answer text)."""
+    return JSONResponse({"detail": exc.errors or exc.detail}, exc.status, exc.headers)
 
 
 class NewPost(msgspec.Struct, forbid_unknown_fields=True):
