@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from openapi_spec_validator import validate as validate_spec
+
 from tests.showcase.conftest import register, unique
 
 
@@ -61,7 +63,8 @@ def test_invalid_bodies_get_a_422_naming_the_field(client):
 def test_the_openapi_document_and_its_docs_page(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/posts", "/api/posts/{id}", "/api/posts/{id}/comments"} <= set(spec["paths"])
-    assert "/services/quote" not in spec["paths"]
+    assert not {"/", "/login", "/services/quote", "/live/posts"} & set(spec["paths"])  # pages
+    validate_spec(spec)
     body = spec["paths"]["/api/posts"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]
     docs = client.get("/docs")

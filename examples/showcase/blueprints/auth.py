@@ -22,6 +22,7 @@ from examples.showcase.render import render
 from porch import Blueprint, RedirectResponse, Request, Response
 from porch.db import Session
 from porch.security import flash
+from porch.web.openapi import exclude
 
 bp = Blueprint("auth")
 
@@ -34,11 +35,13 @@ async def _fields(request: Request, *names: str) -> dict[str, str]:
 
 
 @bp.get("/register")
+@exclude  # a page, not part of the JSON API
 async def register_form(request: Request) -> Response:
     return render(request, "register.html", form={}, errors={})
 
 
 @bp.post("/register")
+@exclude  # a page, not part of the JSON API
 async def register(request: Request, db: Session) -> Response:
     form = await _fields(request, "username", "password", "confirm")
     form["username"] = form["username"].strip()
@@ -62,11 +65,13 @@ async def register(request: Request, db: Session) -> Response:
 
 
 @bp.get("/login")
+@exclude  # a page, not part of the JSON API
 async def login_form(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", form={}, error=None, next=safe_next(next), demo=DEMO)
 
 
 @bp.post("/login")
+@exclude  # a page, not part of the JSON API
 async def login(request: Request, db: Session) -> Response:
     form = await _fields(request, "username", "password", "next")
     user = await authenticate(db, form["username"].strip(), form["password"])
@@ -86,6 +91,7 @@ async def login(request: Request, db: Session) -> Response:
 
 
 @bp.post("/logout")
+@exclude  # a page, not part of the JSON API
 async def logout(request: Request) -> Response:
     log_out(request)
     flash(request, "Logged out.", "success")
@@ -93,6 +99,7 @@ async def logout(request: Request) -> Response:
 
 
 @bp.get("/account")
+@exclude  # a page, not part of the JSON API
 @login_required
 async def account(request: Request, db: Session) -> Response:
     user = await current_user(request, db)

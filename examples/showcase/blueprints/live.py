@@ -18,6 +18,7 @@ from examples.showcase.database import db
 from examples.showcase.feed import Subscription, TooManySubscribers, feed
 from examples.showcase.models import Post
 from porch import Blueprint, EventStream, Request, ServerSentEvent, abort
+from porch.web.openapi import exclude
 
 bp = Blueprint("live", url_prefix="/live")
 
@@ -46,6 +47,7 @@ async def _events(subscription: Subscription, last_id: int | None) -> AsyncItera
 
 
 @bp.get("/posts")
+@exclude  # an event stream, not part of the JSON API
 async def posts(request: Request) -> EventStream:
     """New posts as they are written (``event: post``, JSON data, the post id as event id)."""
     header = request.headers.get("last-event-id", "")

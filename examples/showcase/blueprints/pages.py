@@ -11,6 +11,7 @@ from examples.showcase.blueprints.services import QuoteClient
 from examples.showcase.render import render
 from examples.showcase.stats import TTL, site_stats
 from porch import Blueprint, Request, Response
+from porch.web.openapi import exclude
 
 bp = Blueprint("pages")
 
@@ -18,11 +19,13 @@ quotes = QuoteClient()  # its httpx.AsyncClient is opened and closed with the ap
 
 
 @bp.get("/stats")
+@exclude  # a page, not part of the JSON API
 async def stats(request: Request) -> Response:
     return render(request, "stats.html", stats=await site_stats(), ttl=int(TTL))
 
 
 @bp.get("/quote")
+@exclude  # a page, not part of the JSON API
 async def quote(
     request: Request, delay: Annotated[float, msgspec.Meta(ge=0, le=5)] = 0.3
 ) -> Response:

@@ -12,6 +12,7 @@ from examples.showcase.stats import site_stats
 from porch import Blueprint, RedirectResponse, Request, Response, abort
 from porch.db import Session
 from porch.security import flash
+from porch.web.openapi import exclude
 
 bp = Blueprint("posts")
 
@@ -60,11 +61,13 @@ async def publish_post(db: Session, post: Post) -> None:
 
 
 @bp.get("/")
+@exclude  # a page, not part of the JSON API
 async def index(request: Request, db: Session) -> Response:
     return render(request, "index.html", posts=await recent_posts(db), form={}, errors={})
 
 
 @bp.post("/posts")
+@exclude  # a page, not part of the JSON API
 @login_required
 async def create_post(request: Request, db: Session) -> Response:
     form = await request.form()
@@ -95,11 +98,13 @@ async def _load(db: Session, id: int) -> Post:
 
 
 @bp.get("/posts/{id:int}")
+@exclude  # a page, not part of the JSON API
 async def show(request: Request, id: int, db: Session) -> Response:
     return render(request, "post.html", post=await _load(db, id), form={}, errors={})
 
 
 @bp.post("/posts/{id:int}/comments")
+@exclude  # a page, not part of the JSON API
 @login_required
 async def comment(request: Request, id: int, db: Session) -> Response:
     post = await _load(db, id)

@@ -12,6 +12,15 @@
     if (status) status.textContent = label;
   }
 
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const pad = function (n) { return String(n).padStart(2, "0"); };
+
+  function shortDate(iso) {  // "25 Nov 18:35" in UTC, as the server writes it
+    const d = new Date(iso);
+    return pad(d.getUTCDate()) + " " + MONTHS[d.getUTCMonth()] + " " +
+      pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+  }
+
   function addPost(post) {
     if (document.getElementById("post-" + post.id)) return;  // already listed
     const item = document.createElement("li");
@@ -23,10 +32,7 @@
     link.textContent = post.title;  // text, never HTML: no script injection
     const meta = document.createElement("span");
     meta.className = "meta";
-    const when = new Date(post.created_at);
-    meta.textContent = "by " + post.author + " · " +
-      when.toLocaleString([], { day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit" }) +
-      " · 0 comments";
+    meta.textContent = "by " + post.author + " · " + shortDate(post.created_at) + " · 0 comments";
     item.append(link, meta);
     const empty = list.querySelector(".empty");
     if (empty) empty.remove();
