@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from examples.showcase.models import Model
 from porch.cache import MemoryCache
 from porch.db import Database
 
@@ -22,6 +23,7 @@ db = Database(
     or os.environ.get("PORCH_DATABASE_URL")
     or f"sqlite:///{HERE / 'showcase.db'}",
     root=HERE,  # migrations/ is next to this module
+    metadata=Model.metadata,
 )
 
 # Bounded like every porch cache: the stats page's numbers and the server-side sessions.

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import DateTime, ForeignKey, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from porch.db import Model
+from porch.db import NAMING_CONVENTION
 
 USERNAME_LENGTH = 30
 TITLE_LENGTH = 120
 BODY_LENGTH = 5000
 COMMENT_LENGTH = 1000
+
+
+class Model(DeclarativeBase):
+    """The showcase's own declarative base (most apps use porch.db.Model): its tables stay
+    apart from those of other apps imported into the same process, as in porch's test
+    suite. The Database is given this metadata (database.py)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def now() -> datetime:

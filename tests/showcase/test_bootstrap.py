@@ -14,9 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from examples.showcase.bootstrap import DEMO_PASSWORD, DEMO_USERNAME, migrate, prepare, seed
-from examples.showcase.models import Comment, Post, User
+from examples.showcase.models import Comment, Model, Post, User
 from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import Connection
 
 from porch.db import Database
 from porch.db.migrations import check_revision, heads
@@ -26,20 +29,26 @@ ROOT = SHOWCASE.parents[1]
 
 
 def fresh(tmp_path: Path) -> Database:
-    return Database(f"sqlite:///{tmp_path / 'fresh.db'}", root=SHOWCASE)
+    return Database(f"sqlite:///{tmp_path / 'fresh.db'}", root=SHOWCASE, metadata=Model.metadata)
 
 
 def test_migrations_build_the_schema_from_an_empty_database(tmp_path):
     db = fresh(tmp_path)
 
-    async def scenario() -> set[str]:
+    def differences(connection: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(connection), Model.metadata))
+
+    async def scenario() -> tuple[set[str], list[object]]:
         await migrate(db)
         await check_revision(db)  # at the head: what porch.db checks at start-up
         async with db.engine.connect() as connection:
-            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+            tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+            return set(tables), await connection.run_sync(differences)
 
     try:
-        assert asyncio.run(scenario()) >= {"users", "posts", "comments", "alembic_version"}
+        tables, diff = asyncio.run(scenario())
+        assert tables >= {"users", "posts", "comments", "alembic_version"}
+        assert diff == []  # the models and the migrations agree: no migration is missing
         assert len(heads(db)) == 1
     finally:
         asyncio.run(db.dispose())
