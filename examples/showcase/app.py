@@ -10,11 +10,14 @@ docs/showcase.md is the tour of the code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from examples.showcase.blueprints import api, auth, live, pages, posts, services
 from examples.showcase.bootstrap import prepare
 from examples.showcase.database import cache, db
+from examples.showcase.feed import feed, publish_through
+from examples.showcase.redis_feed import RedisRelay
 from examples.showcase.render import templates
 from porch import App
 from porch.security import Sessions
@@ -35,6 +38,13 @@ db.init_app(app)
 templates.init_app(app)
 app.on_startup(pages.quotes.start)
 app.on_shutdown(pages.quotes.close)
+
+# Several workers: the live feed goes through Redis pub/sub (redis_feed.py).
+if redis_url := os.environ.get("SHOWCASE_REDIS_URL"):
+    relay = RedisRelay(feed, redis_url)
+    app.on_startup(relay.start)
+    app.on_shutdown(relay.close)
+    publish_through(relay)
 
 for blueprint in (auth.bp, posts.bp, pages.bp, api.bp, live.bp, services.bp):
     app.include(blueprint)

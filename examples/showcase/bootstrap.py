@@ -14,6 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from examples.showcase.accounts import create_user
 from examples.showcase.models import Comment, Post, User
@@ -56,7 +57,15 @@ async def migrate(db: Database) -> None:
 
 async def seed(db: Database) -> bool:
     """Add the demo users, posts and comments to an empty database; False when it had users
-    already (seeding runs once, on the first start)."""
+    already (seeding runs once, on the first start) or another worker seeded it meanwhile
+    (its demo users' unique names make this one's transaction fail)."""
+    try:
+        return await _seed(db)
+    except IntegrityError:
+        return False
+
+
+async def _seed(db: Database) -> bool:
     async with db.transaction() as session:
         if await session.scalar(select(func.count()).select_from(User)):
             return False

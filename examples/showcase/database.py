@@ -3,8 +3,8 @@ import them without importing the app.
 
 The database is ``$SHOWCASE_DATABASE_URL`` when set (the tests point it at a temporary
 file), else ``$PORCH_DATABASE_URL``, else the SQLite file ``showcase.db`` next to this
-module. The cache is in-process memory: one per server process (see docs/showcase.md for
-the Redis variant that several workers would share).
+module. The cache is in-process memory, one per server process, unless
+``$SHOWCASE_REDIS_URL`` names a Redis that several workers share (docs/showcase.md).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from examples.showcase.models import Model
-from porch.cache import MemoryCache
+from porch.cache import from_url
 from porch.db import Database
 
 HERE = Path(__file__).resolve().parent
@@ -26,5 +26,8 @@ db = Database(
     metadata=Model.metadata,
 )
 
-# Bounded like every porch cache: the stats page's numbers and the server-side sessions.
-cache = MemoryCache("showcase:", max_entries=10_000)
+# The stats page's numbers and the server-side sessions: in-process memory (bounded), or
+# Redis with SHOWCASE_REDIS_URL, which several workers share (with the live feed's relay).
+cache = from_url(
+    os.environ.get("SHOWCASE_REDIS_URL") or "memory://?max_entries=10000", prefix="showcase:"
+)

@@ -13,13 +13,13 @@ database with ``Last-Event-ID``) rather than let memory grow.
 One process only: with several workers (``--workers 4``) each has its own broadcaster, and
 a post made in one worker reaches only that worker's listeners. The multi-worker version
 publishes to Redis pub/sub and has each worker relay its channel to its local listeners
-(docs/showcase.md).
+(redis_feed.py, on with ``SHOWCASE_REDIS_URL``; docs/showcase.md).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 Message = dict[str, Any]
 
@@ -96,4 +96,24 @@ class Subscription:
         self._broadcaster._queues.discard(self._queue)
 
 
+class Publisher(Protocol):
+    async def publish(self, message: Message) -> None: ...
+
+
 feed = Broadcaster()
+_through: Publisher | None = None
+
+
+def publish_through(publisher: Publisher | None) -> None:
+    """Send announcements through `publisher` (a redis_feed.RedisRelay, which hands them to
+    every worker's broadcaster) instead of straight to this process's `feed`."""
+    global _through
+    _through = publisher
+
+
+async def announce(message: Message) -> None:
+    """Tell every live listener about `message` (what the handlers call)."""
+    if _through is not None:
+        await _through.publish(message)
+    else:
+        feed.publish(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from examples.showcase.accounts import current_user_id, login_required
-from examples.showcase.feed import feed
+from examples.showcase.feed import announce
 from examples.showcase.models import BODY_LENGTH, COMMENT_LENGTH, TITLE_LENGTH, Comment, Post
 from examples.showcase.render import render
 from examples.showcase.stats import site_stats
@@ -57,7 +57,7 @@ async def publish_post(db: Session, post: Post) -> None:
     """Commit now, so that live readers who follow the link find the post, then tell them."""
     await db.commit()
     await site_stats.invalidate()  # the cached stats page counts posts
-    feed.publish(post_message(post))
+    await announce(post_message(post))
 
 
 @bp.get("/")
