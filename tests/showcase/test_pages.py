@@ -124,3 +124,19 @@ def test_logout_ends_the_session(client):
     sent = client.post("/logout", data={"csrf_token": token}, follow_redirects=True)
     assert "Logged out." in sent.text
     assert client.get("/account").status_code == 303
+
+
+def test_password_guessing_is_rate_limited(site):
+    # From an address of its own (127.0.0.3 is loopback too): the other tests' logins from
+    # 127.0.0.1 do not count, and these do not use up theirs.
+    transport = httpx.HTTPTransport(local_address="127.0.0.3")
+    with httpx.Client(base_url=site.url, transport=transport, timeout=10) as guesser:
+        token = csrf_token(guesser.get("/login").text)
+        form = {"username": DEMO_USERNAME, "password": "guess", "csrf_token": token}
+        answers = [guesser.post("/login", data=form).status_code for _ in range(21)]
+        assert answers[:20] == [422] * 20
+        assert answers[20] == 429
+        refused = guesser.post("/login", data={**form, "password": DEMO_PASSWORD})
+        assert refused.status_code == 429  # even the right password, until the window passes
+        assert int(refused.headers["retry-after"]) > 0
+    assert httpx.get(site.url + "/login").status_code == 200  # others are not locked out

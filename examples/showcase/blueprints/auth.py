@@ -21,10 +21,15 @@ from examples.showcase.models import USERNAME_LENGTH, User
 from examples.showcase.render import render
 from porch import Blueprint, RedirectResponse, Request, Response
 from porch.db import Session
-from porch.security import flash
+from examples.showcase.database import cache
+from porch.security import flash, rate_limit
 from porch.web.openapi import exclude
 
 bp = Blueprint("auth")
+
+# Per client address, kept in the app's cache: password guessing is slow (argon2) and few.
+LOGIN_RATE = "20/minute"
+REGISTER_RATE = "30/minute"
 
 DEMO = {"username": DEMO_USERNAME, "password": DEMO_PASSWORD}
 
@@ -42,6 +47,7 @@ async def register_form(request: Request) -> Response:
 
 @bp.post("/register")
 @exclude  # a page, not part of the JSON API
+@rate_limit(REGISTER_RATE, cache=cache)
 async def register(request: Request, db: Session) -> Response:
     form = await _fields(request, "username", "password", "confirm")
     form["username"] = form["username"].strip()
@@ -72,6 +78,7 @@ async def login_form(request: Request, next: str = "/") -> Response:
 
 @bp.post("/login")
 @exclude  # a page, not part of the JSON API
+@rate_limit(LOGIN_RATE, cache=cache)
 async def login(request: Request, db: Session) -> Response:
     form = await _fields(request, "username", "password", "next")
     user = await authenticate(db, form["username"].strip(), form["password"])
