@@ -17,11 +17,11 @@ from examples.showcase.accounts import (
     safe_next,
 )
 from examples.showcase.bootstrap import DEMO_PASSWORD, DEMO_USERNAME
+from examples.showcase.database import cache
 from examples.showcase.models import USERNAME_LENGTH, User
 from examples.showcase.render import render
 from porch import Blueprint, RedirectResponse, Request, Response
 from porch.db import Session
-from examples.showcase.database import cache
 from porch.security import flash, rate_limit
 from porch.web.openapi import exclude
 
