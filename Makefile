@@ -35,9 +35,10 @@ install: $(STAMP)
 
 # The showcase site (examples/showcase): SQLite and the in-process cache, no set-up; it
 # migrates and seeds its database when it starts. --env development: a random secret key.
+# An open page keeps its live feed (SSE) streaming: CTRL+C waits 3 s for it, not 20.
 demo: $(STAMP)
 	$(BIN)/porch serve examples.showcase.app:app --env development --host $(HOST) --port $(PORT) \
-		--health-path /healthz --ready-path /readyz --metrics-path /metrics
+		--health-path /healthz --ready-path /readyz --metrics-path /metrics --timeout-graceful 3
 
 # The capabilities tour (examples/demo.py): every framework and server feature, one page each.
 tour: $(STAMP)
