@@ -32,6 +32,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def utc(moment: datetime) -> datetime:
+    """`moment` with its time zone: SQLite gives back the UTC times it stored without one,
+    which JSON readers (and JavaScript's Date) would take for local time."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class User(Model):
     __tablename__ = "users"
 

@@ -15,6 +15,7 @@ def test_reading_is_public(client):
     assert older[0]["id"] == posts[1]["id"]
     first = client.get("/api/posts/1").json()
     assert first["author"] == "ada"
+    assert first["created_at"].endswith(("Z", "+00:00"))  # UTC, said so (not local time)
     assert [c["author"] for c in first["comments"]] == ["linus", "demo"]
 
 

@@ -48,8 +48,9 @@ def test_a_reconnecting_listener_gets_what_it_missed(site, client):
         with listener.stream("GET", "/live/posts", headers=headers) as stream:
             received = events(stream.iter_lines())
             assert next(received)[0] == "ready"
-            ids = [next(received)[1]["id"], next(received)[1]["id"]]
-    assert ids == [first["id"], second["id"]]
+            caught = [next(received)[1], next(received)[1]]
+    assert [m["id"] for m in caught] == [first["id"], second["id"]]
+    assert caught[0]["created_at"].endswith("+00:00")  # read back from SQLite: UTC, said so
 
 
 def test_the_broadcaster_is_bounded():

@@ -14,7 +14,15 @@ import msgspec
 from sqlalchemy import select
 
 from examples.showcase.blueprints.posts import publish_post
-from examples.showcase.models import BODY_LENGTH, COMMENT_LENGTH, TITLE_LENGTH, Comment, Post, User
+from examples.showcase.models import (
+    BODY_LENGTH,
+    COMMENT_LENGTH,
+    TITLE_LENGTH,
+    Comment,
+    Post,
+    User,
+    utc,
+)
 from examples.showcase.stats import site_stats
 from porch import Blueprint, HTTPError, JSONResponse, Request, abort
 from porch.db import Session
@@ -57,11 +65,11 @@ class PostDetail(PostOut, kw_only=True):
 
 
 def post_out(post: Post) -> PostOut:
-    return PostOut(post.id, post.title, post.body, post.author.username, post.created_at)
+    return PostOut(post.id, post.title, post.body, post.author.username, utc(post.created_at))
 
 
 def comment_out(comment: Comment) -> CommentOut:
-    return CommentOut(comment.id, comment.author.username, comment.body, comment.created_at)
+    return CommentOut(comment.id, comment.author.username, comment.body, utc(comment.created_at))
 
 
 async def token_user(request: Request, db: Session) -> User:

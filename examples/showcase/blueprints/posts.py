@@ -6,7 +6,14 @@ from sqlalchemy import func, select
 
 from examples.showcase.accounts import current_user_id, login_required
 from examples.showcase.feed import announce
-from examples.showcase.models import BODY_LENGTH, COMMENT_LENGTH, TITLE_LENGTH, Comment, Post
+from examples.showcase.models import (
+    BODY_LENGTH,
+    COMMENT_LENGTH,
+    TITLE_LENGTH,
+    Comment,
+    Post,
+    utc,
+)
 from examples.showcase.render import render
 from examples.showcase.stats import site_stats
 from porch import Blueprint, RedirectResponse, Request, Response, abort
@@ -26,7 +33,7 @@ def post_message(post: Post) -> dict[str, object]:
         "title": post.title,
         "author": post.author.username,
         "url": f"/posts/{post.id}",
-        "created_at": post.created_at.isoformat(),
+        "created_at": utc(post.created_at).isoformat(),
     }
 
 
