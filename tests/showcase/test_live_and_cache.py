@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 
@@ -118,3 +119,25 @@ def test_a_slow_external_call_does_not_block_other_requests(site):
 
 def test_the_quote_page_bounds_its_delay(client):
     assert client.get("/quote?delay=60").status_code == 422
+
+
+def test_a_full_live_feed_says_so_with_a_503(client, monkeypatch):
+    from examples.showcase.feed import feed
+
+    monkeypatch.setattr(feed, "max_subscribers", feed.subscribers)  # full from now on
+    refused = client.get("/live/posts")
+    assert refused.status_code == 503
+    assert "listeners already" in refused.text
+    assert refused.headers["retry-after"] == "30"
+
+
+def test_an_unreachable_service_is_a_502_page_that_says_so(client, monkeypatch):
+    from examples.showcase.blueprints import pages
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(pages.quotes, "base_url", f"http://127.0.0.1:{port}")
+    failed = client.get("/quote")
+    assert failed.status_code == 502
+    assert "The quote service failed" in failed.text
