@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo tour test lint format bench clean
 
 $(STAMP): pyproject.toml
 	@# Browser tests drive Debian's chromium; install it when we may (root) and it is missing.
@@ -33,7 +33,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The showcase site (examples/showcase): SQLite and the in-process cache, no set-up; it
+# migrates and seeds its database when it starts. --env development: a random secret key.
+# An open page keeps its live feed (SSE) streaming: CTRL+C waits 3 s for it, not 20.
 demo: $(STAMP)
+	$(BIN)/porch serve examples.showcase.app:app --env development --host $(HOST) --port $(PORT) \
+		--health-path /healthz --ready-path /readyz --metrics-path /metrics --timeout-graceful 3
+
+# The capabilities tour (examples/demo.py): every framework and server feature, one page each.
+tour: $(STAMP)
 	$(BIN)/porch serve examples.demo:app --env development --host $(HOST) --port $(PORT) \
 		--health-path /healthz --ready-path /readyz --metrics-path /metrics
 

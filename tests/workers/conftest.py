@@ -61,7 +61,7 @@ def write_app(folder: Path, version: str = "v1", name: str = "wapp.py") -> None:
 class Supervised(PorchProcess):
     """``porch serve wapp:app --app-dir DIR --port 0 ...`` with a supervisor."""
 
-    def __init__(self, app_dir: Path, *args: str) -> None:
+    def __init__(self, app_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         super().__init__(
             "serve",
             "wapp:app",
@@ -71,7 +71,7 @@ class Supervised(PorchProcess):
             "0",
             "--no-access-log",
             *args,
-            env={"PYTHONDONTWRITEBYTECODE": "1"},
+            env={"PYTHONDONTWRITEBYTECODE": "1", **(env or {})},
         )
         match = self.line(SUPERVISOR)
         self.pid, self.http_port = int(match.group(1)), int(match.group(2))

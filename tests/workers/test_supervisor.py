@@ -297,6 +297,26 @@ def test_workers_host_an_asgi_app(tmp_path: Path) -> None:
         assert porch.finish(DEADLINE) == 0
 
 
+def test_workers_get_the_apps_own_porch_variables(tmp_path: Path) -> None:
+    # Server settings are passed to workers as PORCH_*; the app's own PORCH_SECRET_KEY and
+    # PORCH_DATABASE_URL must reach them too (a porch.App in production needs its key).
+    (tmp_path / "wapp.py").write_text(
+        "import os\n\n"
+        "async def app(scope, receive, send):\n"
+        "    body = ' '.join(os.environ.get(n, '-') for n in ('PORCH_SECRET_KEY',\n"
+        "                    'PORCH_DATABASE_URL')).encode()\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': body})\n"
+    )
+    key = "k" * 40
+    app_env = {"PORCH_SECRET_KEY": key, "PORCH_DATABASE_URL": "sqlite:///app.db"}
+    with Supervised(tmp_path, "--workers", "2", "--lifespan", "off", env=app_env) as porch:
+        porch.ready(2)
+        assert porch.get() == (200, f"{key} sqlite:///app.db".encode())
+        porch.signal(signal.SIGTERM)
+        assert porch.finish(DEADLINE) == 0
+
+
 def test_workers_serve_tls_with_a_key_password(app_dir: Path) -> None:
     from tests.server.test_tls import Pki
 

@@ -206,8 +206,11 @@ class Supervisor:
     # --- starting and stopping workers -----------------------------------------------------
 
     def _worker_env(self) -> dict[str, str]:
-        """The environment of a worker: this one, with the effective config as PORCH_*."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        """The environment of a worker: this one, with the effective config as PORCH_*.
+
+        PORCH_* variables that are not server settings (PORCH_SECRET_KEY,
+        PORCH_DATABASE_URL, PORCH_REDIS_URL, ...) are the app's: they pass unchanged."""
+        env = dict(os.environ)
         # Every setting, None as "" (which unsets it, even over pyproject.toml): a worker
         # serves the socket it is given (PORCH_FD), never a --uds of its own.
         for f in dataclasses.fields(self.config):

@@ -1,0 +1,1 @@
+"""One module per part of the site, each a porch.Blueprint: auth, posts, api, live, services."""
