@@ -67,6 +67,8 @@ bench:
 	bash bench/run.sh --suite hosting $(BENCH_ARGS)
 	bash bench/run.sh --suite workers $(BENCH_ARGS)
 	bash bench/run.sh --suite db $(BENCH_ARGS)  # PostgreSQL on 127.0.0.1:5432
+	bash bench/run.sh --suite cache $(BENCH_ARGS)  # Redis on 127.0.0.1:6379
+	bash bench/run.sh --suite websocket $(BENCH_ARGS)
 	bench/.venv/bin/python bench/plot.py
 
 clean:
