@@ -94,7 +94,7 @@ async def update_worlds(db: Session, queries: str | None) -> list[dict[str, int]
 
 def create_app(url: str | None = None, *, pool_size: int = 10) -> App:
     """The app on `url` (default: $PORCH_DATABASE_URL, else SQLite next to this file)."""
-    app = App()
+    app = App(sessions=False, csrf=False)  # a JSON and HTML API without cookies or forms
     Database(url, app=app, pool_size=pool_size, max_overflow=0)  # app.state.db
     templates = Templates("templates", app=app)
 
