@@ -95,6 +95,9 @@ class Response:
 
     media_type: ClassVar[str | None] = None
     charset: ClassVar[str] = "utf-8"
+    # A streamed body with no end of its own (an event stream): the server's graceful
+    # shutdown ends it at once, cleanly framed, instead of waiting for it until the timeout.
+    ends_at_shutdown: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -263,9 +266,14 @@ class EventStream(Response):
     proxies from timing out. When the client goes away, porch stops the stream and closes the
     source (an async generator's ``finally`` runs). A reconnecting browser sends the last id it
     saw in the ``Last-Event-ID`` request header.
+
+    When the server shuts down gracefully (SIGTERM, or a worker replaced in a rolling reload)
+    the stream ends at once with a complete response: the browser's EventSource reconnects,
+    to a server that is still up, instead of holding the shutdown for ``--timeout-graceful``.
     """
 
     media_type = "text/event-stream"
+    ends_at_shutdown = True
 
     def __init__(
         self,

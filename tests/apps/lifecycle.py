@@ -7,6 +7,8 @@ test can wait for that line instead of sleeping:
   `SLOW_BODY`.
 - ``/hang``: prints ``HANG-STARTED`` and never answers.
 - ``/boom``: raises.
+- ``/events``: an event stream that sends one event and then waits forever; prints
+  ``EVENTS-STARTED`` after the event and ``EVENTS-CLOSED`` when its source is closed.
 - anything else: ``hello``.
 """
 
@@ -16,7 +18,7 @@ import asyncio
 import sys
 from typing import Any
 
-from porch import Request, Response
+from porch import EventStream, Request, Response, ServerSentEvent
 
 SLOW_BODY = b"".join(b"%07d\n" % i for i in range(20_000))  # 160 kB, every line distinct
 NOT_CALLABLE = 42
@@ -24,6 +26,15 @@ NOT_CALLABLE = 42
 
 def marker(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+async def _endless_events() -> Any:
+    try:
+        yield ServerSentEvent("first", id="1")
+        marker("EVENTS-STARTED")
+        await asyncio.Event().wait()
+    finally:
+        marker("EVENTS-CLOSED")
 
 
 async def app(request: Request) -> Response:
@@ -37,6 +48,8 @@ async def app(request: Request) -> Response:
         await asyncio.Event().wait()
     if path == "/boom":
         raise RuntimeError("boom")
+    if path == "/events":
+        return EventStream(_endless_events(), ping=None)
     return Response(b"hello", media_type="text/plain")
 
 

@@ -315,6 +315,45 @@ def test_idle_keep_alive_connections_close_at_once() -> None:
             assert recv_all(busy, DEADLINE) == b""
 
 
+@pytest.mark.parametrize("when", ["streaming", "asked-while-draining"])
+def test_event_streams_end_at_once_on_shutdown(when: str) -> None:
+    # An EventStream has no end of its own: it must not hold the drain for the whole grace
+    # period. It ends as a complete chunked response (the browser reconnects elsewhere).
+    grace = 30.0
+    with serve_app("--port", "0", "--timeout-graceful", str(grace)) as porch:
+        port = porch.port()
+        with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as client:
+            if when == "asked-while-draining":
+                with send_get(port, "/hang"):  # keeps the server draining meanwhile
+                    porch.wait_for("HANG-STARTED")
+                    client.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                    Reader(client, DEADLINE).response()  # now busy since this tick
+                    porch.signal(signal.SIGTERM)
+                    porch.wait_for(DRAINING)
+                    client.sendall(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
+                    received = recv_all(client, DEADLINE)
+                    porch.signal(signal.SIGTERM)  # ends /hang
+                assert received.startswith(b"HTTP/1.1 200 ")
+                assert received.endswith(b"\r\n\r\n0\r\n\r\n"), received[-80:]
+                assert b"data: first" not in received
+                assert porch.finish() == 0
+                return
+            client.sendall(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")
+            porch.wait_for("EVENTS-STARTED")
+            porch.signal(signal.SIGTERM)
+            started = time.monotonic()
+            received = recv_all(client, DEADLINE)
+        assert porch.finish(grace) == 0
+        assert time.monotonic() - started < 10.0, "the event stream held the drain"
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert b"connection: close" not in received.split(b"\r\n\r\n")[0]  # sent before
+    assert b"data: first" in received
+    assert received.endswith(b"\r\n0\r\n\r\n"), received[-80:]  # a complete response
+    stderr = porch.lines["stderr"]
+    assert "EVENTS-CLOSED" in stderr  # the source's finally ran
+    assert not any("timed out" in line for line in stderr)
+
+
 def test_grace_period_expiry_closes_what_is_left() -> None:
     with serve_app("--port", "0", "--timeout-graceful", "1") as porch:
         port = porch.port()

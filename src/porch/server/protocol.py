@@ -66,6 +66,8 @@ class HTTPProtocol(asyncio.Protocol):
         self.idle_limit = state.config.timeout_head  # a new connection must speak promptly
         self.write_stalled_since = 0.0
         self.sender: asyncio.Task[Any] | None = None  # the task streaming a response body
+        self.endless: Response | None = None  # a stream that a graceful shutdown ends
+        self.ending = False  # shutdown() cancelled the sender to end that stream
         self.limit_pipeline = state.config.limit_pipeline
         self.queue_full = False
         self.lost: asyncio.Future[None] | None = None  # made when someone waits for it
@@ -467,7 +469,12 @@ class HTTPProtocol(asyncio.Protocol):
         write = self.transport.write
         flow = self.flow
         charset = response.charset
-        self.sender = asyncio.current_task()
+        task = self.sender = asyncio.current_task()
+        if response.ends_at_shutdown and length is None:  # its end is wherever we stop
+            if self.state.draining:  # asked for while the server stops: it ends at once
+                self.sender = None
+                return await self._end_now(request, response, chunked)
+            self.endless = response
         try:
             async for piece in iterate_body(stream):
                 if isinstance(piece, str):
@@ -488,6 +495,10 @@ class HTTPProtocol(asyncio.Protocol):
                 write(last_chunk(getattr(stream, "trailers", None)))
         except ClientDisconnected:
             keep_alive = False
+        except asyncio.CancelledError:
+            if not self._ended_by_shutdown(task, chunked):
+                raise
+            keep_alive = False
         except Exception as exc:
             # The head is out: the only honest signal left is an incomplete body.
             if not flow.lost:
@@ -499,9 +510,26 @@ class HTTPProtocol(asyncio.Protocol):
                 )
             keep_alive = False
         finally:
-            self.sender = None
+            self.sender = self.endless = None
             await close_body(response.stream)
         self._finished(request, response.status, sent, keep_alive)
+
+    def _ended_by_shutdown(self, task: asyncio.Task[Any] | None, chunked: bool) -> bool:
+        """Whether shutdown() cancelled `task` to end an endless stream; if so the task is
+        un-cancelled and the body's end framed: a complete response, then the close."""
+        if not self.ending or self.flow.lost or task is None:
+            return False
+        task.uncancel()
+        if chunked:
+            self.transport.write(last_chunk(None))
+        return True
+
+    async def _end_now(self, request: Request, response: Response, chunked: bool) -> None:
+        """An endless stream's response, ended before its first event: the server stops."""
+        if chunked:
+            self.transport.write(last_chunk(None))
+        await close_body(response.stream)
+        self._finished(request, response.status, 0, False)
 
     def _finished(self, request: Request, status: int, size: int, keep_alive: bool) -> None:
         self.state.requests += 1
@@ -613,6 +641,11 @@ class HTTPProtocol(asyncio.Protocol):
                 return
             self.closing = True
             self.transport.close()
+            return
+        sender = self.sender
+        if self.endless is not None and sender is not None and not self.ending:
+            self.ending = True
+            sender.cancel()  # an event stream ends now: _stream frames its end and closes
         # Otherwise the response in progress goes out with "connection: close"
         # (state.draining), and the connection closes after it.
 
