@@ -22,6 +22,7 @@ DEFAULT_OUT = BENCH_DIR.parent / "docs" / "images"
 PORCH = "porch"
 PORCH_COLOUR = "#2f6f4f"
 PEER_COLOUR = "#9aa7b1"
+UNITS = {"websocket": "echo messages per second"}  # every other suite counts requests
 
 
 def load(suite: str) -> dict[str, Any] | None:
@@ -59,7 +60,7 @@ def draw(suite: str, data: dict[str, Any], out: Path) -> Path:
         gridspec_kw={"height_ratios": sizes},
         squeeze=False,
     )
-    unit = data.get("unit", "requests per second")
+    unit = UNITS.get(suite, "requests per second")
     for ax, (scenario, rows) in zip(axes[:, 0], groups, strict=True):
         # Each scenario on its own scale: a pipelined raw socket would flatten the rest.
         porch_rate = next((rate for server, rate in rows if server == PORCH), None)
@@ -76,7 +77,10 @@ def draw(suite: str, data: dict[str, Any], out: Path) -> Path:
         ax.set_xlim(0, widest * 1.4)
         ax.set_title(scenario, fontsize=9, loc="left")
         ax.tick_params(axis="x", labelsize=7)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k"))
+        if widest >= 10_000:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:,.0f}k"))
+        else:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     axes[-1, 0].set_xlabel(unit, fontsize=8)
