@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from porch.errors import ConfigError, HTTPError
+from porch.http.negotiation import coding_weight, coding_weights
 from porch.request import Request
 from porch.response import Response
 from porch.static.files import Representation, request_fields, respond, signature
@@ -298,23 +299,14 @@ class StaticFiles:
 
 def _negotiate(found: _File, accepted: str, ranged: bool) -> Representation:
     """The best encoding the client accepts (br before gzip), by Accept-Encoding q-values."""
-    weights: dict[str, float] = {}
-    for item in accepted.split(","):
-        name, _, params = item.strip().partition(";")
-        q = 1.0
-        params = params.strip().lower()
-        if params.startswith("q="):
-            try:
-                q = float(params[2:])
-            except ValueError:
-                q = 0.0
-        weights[name.strip().lower()] = q
+    weights = coding_weights(accepted)
     for encoding in ("br", "gzip"):
         rep = found.encodings.get(encoding)
         if rep is None:
             continue
-        q = weights.get(encoding, weights.get("*", 0.0))
-        if q > 0 and not (ranged and rep.path == found.identity.path):
+        if coding_weight(weights, encoding) > 0 and not (
+            ranged and rep.path == found.identity.path
+        ):
             try:
                 current = signature(os.stat(rep.path))
             except OSError:

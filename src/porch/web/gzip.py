@@ -19,43 +19,21 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from porch.http.negotiation import coding_weight, coding_weights
 from porch.request import Request
 from porch.response import FileBody, Response, add_vary, close_body, iterate_body
+from porch.static.mime import is_compressible
 
 __all__ = ["GZip", "accepts_gzip"]
 
 Next = Callable[[Request], Awaitable[Response]]
-_TEXTLIKE = (
-    "text/",
-    "application/json",
-    "application/javascript",
-    "application/xml",
-    "application/xhtml+xml",
-    "image/svg+xml",
-)
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether an Accept-Encoding value allows gzip (RFC 9110 12.5.3, with q-values)."""
     if not accept_encoding:
         return False
-    star = None
-    for item in accept_encoding.split(","):
-        coding, _, params = item.strip().partition(";")
-        coding = coding.strip().lower()
-        q = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if coding in ("gzip", "x-gzip"):
-            return q > 0
-        if coding == "*":
-            star = q > 0
-    return bool(star)
+    return coding_weight(coding_weights(accept_encoding), "gzip", "x-gzip") > 0
 
 
 def _compressible(response: Response) -> bool:
@@ -67,7 +45,7 @@ def _compressible(response: Response) -> bool:
     kind = (headers.get("content-type") or "").lower()
     if kind.startswith("text/event-stream") or isinstance(response.stream, FileBody):
         return False
-    return kind.startswith(_TEXTLIKE) or "+json" in kind or "+xml" in kind
+    return is_compressible(kind) or "+json" in kind or "+xml" in kind
 
 
 class GZip:
