@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from porch.cache.base import Cache, CacheChoice, resolve_cache
 from porch.request import Request
 from porch.response import Response
+from porch.static.validators import none_match
 from porch.web.chain import wrap_handler
 from porch.web.handlers import to_response
 
@@ -162,10 +163,7 @@ def _storable(request: Request, response: Response) -> bool:
 
 def etag_matches(etag: str, if_none_match: str) -> bool:
     """If-None-Match's weak comparison (RFC 9110 8.8.3.2): ``W/"x"`` matches ``"x"``."""
-    if if_none_match.strip() == "*":
-        return True
-    mine = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == mine for tag in if_none_match.split(","))
+    return none_match(if_none_match, etag)  # the static engine's, one reading of the field
 
 
 def etag_response(request: Request, response: Response) -> Response:

@@ -38,6 +38,13 @@ def _weak_match(a: str, b: str) -> bool:
     return a.removeprefix("W/") == b.removeprefix("W/")
 
 
+def none_match(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match value matches `etag` (RFC 9110 13.1.2's weak comparison:
+    ``W/"x"`` matches ``"x"``; ``*`` matches any): a GET or HEAD then gets 304."""
+    tags = _tags(if_none_match)
+    return "*" in tags or any(_weak_match(t, etag) for t in tags)
+
+
 class Conditions:
     """The conditional header fields of a request."""
 
@@ -72,8 +79,7 @@ def evaluate(conditions: Conditions, etag: str, mtime: float) -> int | None:
         if since is not None and seconds > since:
             return 412
     if conditions.if_none_match is not None:
-        tags = _tags(conditions.if_none_match)
-        if "*" in tags or any(_weak_match(t, etag) for t in tags):
+        if none_match(conditions.if_none_match, etag):
             return 304
     elif conditions.if_modified_since is not None:
         since = parse_date(conditions.if_modified_since)
